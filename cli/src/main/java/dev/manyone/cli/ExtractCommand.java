@@ -1,0 +1,190 @@
+package dev.manyone.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.slice.ChildSpec;
+import dev.manyone.elastic.slice.Extractor;
+import dev.manyone.elastic.slice.Rankings;
+import dev.manyone.elastic.slice.SlicePlan;
+import dev.manyone.elastic.slice.SpecFiles;
+import dev.manyone.formats.FormatException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+import java.util.concurrent.Callable;
+
+@Command(name = "extract", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Slice a child out of a parent checkpoint, zero-shot: keep top-ranked hidden channels, Mamba heads",
+            "and head channels, attention query heads and FFN neurons, drop layers, and write an ordinary",
+            "Hugging Face checkpoint (the parent's stored bits, sliced; side files copied).",
+            "",
+            "The child is given by a spec file (--spec, the golden schema; a rankings.json with --child NAME)",
+            "or by flags for a homogeneous child. Rankings (most important first) come from --rankings, from a",
+            "rankings.json-shaped --spec file, or default to identity order with a warning. Impossible specs",
+            "are refused before anything is written. Schemas: docs/child-spec.md.",
+            "",
+            "Examples:",
+            "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
+            "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child"})
+final class ExtractCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "PARENT", description = "Parent checkpoint directory.")
+    Path parent;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "Output directory of the child.")
+    Path output;
+
+    @Option(names = "--spec", paramLabel = "FILE", description = "Child spec JSON, or a rankings.json with children (then --child).")
+    Path specFile;
+
+    @Option(names = "--child", paramLabel = "NAME", description = "Which child of a rankings.json-shaped --spec file.")
+    String child;
+
+    @Option(names = "--rankings", paramLabel = "FILE", description = "Rankings JSON (rankings.json or its 'rankings' object).")
+    Path rankingsFile;
+
+    @Option(names = "--hidden", paramLabel = "N", description = "Hidden channels to keep.")
+    Integer hidden;
+
+    @Option(names = "--mamba-heads", paramLabel = "N", description = "Mamba heads per Mamba layer (a multiple of n_groups).")
+    Integer mambaHeads;
+
+    @Option(names = "--mamba-head-dim", paramLabel = "N", description = "Mamba head channels per Mamba layer.")
+    Integer mambaHeadDim;
+
+    @Option(names = "--attention-heads", paramLabel = "N", description = "Query heads per attention layer (a multiple of the KV heads).")
+    Integer attentionHeads;
+
+    @Option(names = "--ffn", paramLabel = "N", description = "FFN neurons per MLP layer.")
+    Integer ffn;
+
+    @Option(names = "--drop-layers", split = ",", paramLabel = "I,J", description = "Parent layer indices to remove.")
+    List<Integer> dropLayers;
+
+    @Option(names = "--format", defaultValue = "hf", paramLabel = "FMT",
+            description = "Output format: hf (Hugging Face). ONNX output is not available yet.")
+    String format;
+
+    @Option(names = "--shard-size", defaultValue = "5GB", paramLabel = "SIZE", description = "Largest safetensors shard (default ${DEFAULT-VALUE}).")
+    String shardSize;
+
+    @Option(names = "--force", description = "Replace the output directory if it exists.")
+    boolean force;
+
+    @Option(names = "--json", description = "Print a JSON summary.")
+    boolean json;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        if (!format.equals("hf")) {
+            throw new FormatException(null, "--format: expected hf, found '" + format + "' (ONNX output is not available yet)");
+        }
+        long shardBytes = Units.parseBytes(shardSize, "--shard-size");
+        try (Checkpoint cp = Checkpoint.open(parent)) {
+            ModelDescription model = cp.model();
+            cp.model().check(cp.tensors());
+            ChildSpec childSpec = childSpec(model);
+            Rankings rankings = rankings(model);
+            if (rankings.identity()) {
+                spec.commandLine().getErr().println("manyone: warning: no rankings given; keeping the first channels, heads, "
+                        + "neurons and layers (identity order). Pass --rankings FILE for a meaningful child.");
+            }
+            SlicePlan plan = SlicePlan.of(model, childSpec, rankings, specFile);
+            Map<String, String> provenance = new LinkedHashMap<>();
+            provenance.put("manyone.version", Version.get());
+            provenance.put("manyone.parent", parent.toAbsolutePath().normalize().getFileName().toString());
+            provenance.put("manyone.router_trained", "false");
+            Extractor.Result r = Extractor.writeHuggingFace(cp, plan, output, force, shardBytes, provenance,
+                    ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+            long parentParams = model.params().total();
+            if (json) {
+                ObjectNode o = Json.object();
+                o.put("output", r.output().toString());
+                o.put("format", "hf");
+                o.put("params", r.params());
+                o.put("parent_params", parentParams);
+                o.put("fraction", Math.round(1e4 * r.params() / (double) parentParams) / 1e4);
+                o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
+                o.put("hidden_size", plan.config().hiddenSize());
+                o.put("tensors", r.tensors());
+                o.put("bytes_written", r.bytesWritten());
+                o.put("rankings", rankings.identity() ? "identity" : "given");
+                spec.commandLine().getOut().println(Json.write(o));
+            } else {
+                spec.commandLine().getOut().printf("wrote %s: %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
+                        r.output(), r.params(), 100.0 * r.params() / parentParams, plan.parentLayers().size(),
+                        plan.config().hybridOverridePattern(), plan.config().hiddenSize());
+            }
+        }
+        return Main.OK;
+    }
+
+    private ChildSpec childSpec(ModelDescription model) {
+        boolean flags = hidden != null || mambaHeads != null || mambaHeadDim != null || attentionHeads != null
+                || ffn != null || dropLayers != null;
+        if (specFile != null && flags) {
+            throw new FormatException(specFile, "give the child either as --spec or as width flags, not both");
+        }
+        if (specFile != null) {
+            return SpecFiles.readSpec(specFile, child);
+        }
+        if (child != null) {
+            throw new FormatException(null, "--child needs a rankings.json-shaped --spec file");
+        }
+        if (!flags) {
+            throw new FormatException(null, "no child given: pass --spec FILE or width flags (--hidden, --mamba-heads, "
+                    + "--mamba-head-dim, --attention-heads, --ffn, --drop-layers)");
+        }
+        Set<Integer> drop = new TreeSet<>(dropLayers == null ? List.of() : dropLayers);
+        List<Integer> layers = new ArrayList<>();
+        Map<Integer, ChildSpec.Widths> per = new TreeMap<>();
+        for (LayerSpec l : model.layers()) {
+            if (drop.contains(l.index())) {
+                continue;
+            }
+            layers.add(l.index());
+            ChildSpec.Widths w = switch (l.kind()) {
+                case MAMBA -> new ChildSpec.Widths(mambaHeads, mambaHeadDim, null, null);
+                case ATTENTION -> new ChildSpec.Widths(null, null, attentionHeads, null);
+                case MLP -> new ChildSpec.Widths(null, null, null, ffn);
+            };
+            per.put(l.index(), w);
+        }
+        for (int d : drop) {
+            if (d < 0 || d >= model.layers().size()) {
+                throw new FormatException(null, "--drop-layers: layer " + d + " does not exist; the parent has layers 0.."
+                        + (model.layers().size() - 1));
+            }
+        }
+        return new ChildSpec(hidden, layers, per);
+    }
+
+    private Rankings rankings(ModelDescription model) {
+        if (rankingsFile != null) {
+            return SpecFiles.readRankings(rankingsFile, model);
+        }
+        Optional<Rankings> inSpec = specFile == null ? Optional.empty() : SpecFiles.rankingsIn(specFile, model);
+        return inSpec.orElseGet(() -> Rankings.identity(model));
+    }
+}

@@ -1,0 +1,151 @@
+package dev.manyone.cli;
+
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.manyone.elastic.LayerKind;
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.checkpoint.CheckpointReport;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.PrintWriter;
+import java.nio.file.Path;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "inspect", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Summarise a Nemotron-H checkpoint and check it against its config.json.",
+            "",
+            "Shows the layer pattern (M = Mamba2, * = attention, - = MLP), a per-layer table of widths and",
+            "parameters, exact totals, dtypes, bytes on disk and a memory estimate (weights + attention KV",
+            "cache + Mamba conv/SSM state for --batch and --context). Every missing, extra or wrongly shaped",
+            "tensor is listed; the exit code is then 2.",
+            "",
+            "Example:  manyone inspect ./parent --json"})
+final class InspectCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")
+    Path checkpoint;
+
+    @Option(names = "--json", description = "Print a JSON report (for CI) instead of text.")
+    boolean json;
+
+    @Option(names = "--batch", defaultValue = "1", description = "Batch size for the memory estimate (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--context", defaultValue = "4096", description = "Context length in tokens for the memory estimate (default ${DEFAULT-VALUE}).")
+    long context;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() {
+        if (batch < 1 || context < 1) {
+            throw new dev.manyone.formats.FormatException(null,
+                    "--batch and --context must be at least 1, found " + batch + " and " + context);
+        }
+        CheckpointReport report;
+        try (Checkpoint cp = Checkpoint.open(checkpoint)) {
+            report = CheckpointReport.of(cp, batch, context);
+        }
+        PrintWriter out = spec.commandLine().getOut();
+        out.println(json ? Json.write(toJson(report)) : toText(report));
+        if (!report.valid() && !json) {
+            spec.commandLine().getErr().println("manyone: error: " + checkpoint
+                    + ": the tensors do not match config.json (" + report.problems().size() + " problems listed above)");
+        }
+        return report.valid() ? Main.OK : Main.BAD_INPUT;
+    }
+
+    static String toText(CheckpointReport r) {
+        StringBuilder sb = new StringBuilder();
+        sb.append(String.format(Locale.ROOT, "checkpoint   %s%n", r.location()));
+        sb.append(String.format(Locale.ROOT, "model        nemotron_h, %d layers, pattern %s%n", r.layers().size(), r.pattern()));
+        sb.append(String.format(Locale.ROOT, "             hidden %d, vocab %d%n", r.hidden(), r.vocab()));
+        sb.append(String.format(Locale.ROOT, "%n%5s  %-9s  %-40s %14s%n", "layer", "kind", "widths", "params"));
+        for (CheckpointReport.Layer l : r.layers()) {
+            sb.append(String.format(Locale.ROOT, "%5d  %-9s  %-40s %,14d%n", l.spec().index(),
+                    l.spec().kind().blockType(), l.widths(), l.params()));
+        }
+        var p = r.params();
+        sb.append(String.format(Locale.ROOT, "%nparameters   %,d (%s): embeddings %,d, lm_head %,d, norm_f %,d",
+                p.total(), Units.count(p.total()), p.embeddings(), p.lmHead(), p.finalNorm()));
+        for (Map.Entry<LayerKind, Long> e : p.perKind().entrySet()) {
+            sb.append(String.format(Locale.ROOT, ", %s %,d", e.getKey().blockType(), e.getValue()));
+        }
+        sb.append(String.format(Locale.ROOT, "%nstored       %,d elements in %d tensors %s, %s on disk%n",
+                r.storedElements(), r.tensorCount(), r.dtypes(), Units.bytes(r.bytesOnDisk())));
+        var m = r.memory();
+        sb.append(String.format(Locale.ROOT, "memory       %s total: weights %s + KV cache %s + Mamba state %s (batch %d, context %d)%n",
+                Units.bytes(m.total()), Units.bytes(m.weightBytes()), Units.bytes(m.kvCacheBytes()),
+                Units.bytes(m.mambaStateBytes()), r.batch(), r.context()));
+        sb.append(String.format(Locale.ROOT, "side files   %s%n", r.sideFiles().isEmpty() ? "(none)" : String.join(", ", r.sideFiles())));
+        if (r.valid()) {
+            sb.append("validation   ok: every tensor present with the shape config.json implies");
+        } else {
+            sb.append("validation   FAILED");
+            for (String problem : r.problems()) {
+                sb.append(System.lineSeparator()).append("  - ").append(problem);
+            }
+        }
+        return sb.toString();
+    }
+
+    static ObjectNode toJson(CheckpointReport r) {
+        ObjectNode o = Json.object();
+        o.put("path", r.location().toString());
+        o.put("model_type", "nemotron_h");
+        o.put("hybrid_override_pattern", r.pattern());
+        o.put("num_layers", r.layers().size());
+        o.put("hidden_size", r.hidden());
+        o.put("vocab_size", r.vocab());
+        ArrayNode layers = o.putArray("layers");
+        for (CheckpointReport.Layer l : r.layers()) {
+            LayerSpec s = l.spec();
+            ObjectNode row = layers.addObject();
+            row.put("index", s.index());
+            row.put("kind", s.kind().blockType());
+            switch (s.kind()) {
+                case MAMBA -> row.put("mamba_num_heads", s.mambaHeads()).put("mamba_head_dim", s.mambaHeadDim());
+                case ATTENTION -> row.put("num_attention_heads", s.attentionHeads());
+                case MLP -> row.put("intermediate_size", s.ffn());
+            }
+            row.put("params", l.params());
+        }
+        ObjectNode params = o.putObject("params");
+        params.put("total", r.params().total());
+        params.put("embeddings", r.params().embeddings());
+        params.put("lm_head", r.params().lmHead());
+        params.put("norm_f", r.params().finalNorm());
+        ObjectNode perKind = params.putObject("per_kind");
+        r.params().perKind().forEach((k, v) -> perKind.put(k.blockType(), v));
+        o.put("stored_elements", r.storedElements());
+        o.put("tensors", r.tensorCount());
+        ObjectNode dtypes = o.putObject("dtypes");
+        r.dtypes().entrySet().stream().sorted(Map.Entry.comparingByKey())
+                .forEach(e -> dtypes.put(e.getKey().safetensorsName(), e.getValue()));
+        o.put("bytes_on_disk", r.bytesOnDisk());
+        ObjectNode mem = o.putObject("memory");
+        mem.put("batch", r.batch());
+        mem.put("context", r.context());
+        mem.put("weights_bytes", r.memory().weightBytes());
+        mem.put("kv_cache_bytes", r.memory().kvCacheBytes());
+        mem.put("mamba_state_bytes", r.memory().mambaStateBytes());
+        mem.put("total_bytes", r.memory().total());
+        ArrayNode side = o.putArray("side_files");
+        r.sideFiles().forEach(side::add);
+        o.put("valid", r.valid());
+        ArrayNode problems = o.putArray("problems");
+        r.problems().forEach(problems::add);
+        return o;
+    }
+}

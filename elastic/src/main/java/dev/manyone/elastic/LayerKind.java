@@ -1,0 +1,65 @@
+package dev.manyone.elastic;
+
+import dev.manyone.formats.FormatException;
+
+import java.nio.file.Path;
+
+/**
+ * The kind of one Nemotron-H block, as {@code hybrid_override_pattern} spells it: one character per layer,
+ * {@code M} for a Mamba2 mixer, {@code *} for grouped-query attention and {@code -} for a squared-ReLU MLP.
+ * The same kinds appear as {@code block_type} ("mamba", "attention", "mlp") in a child's {@code layer_configs}.
+ * Hugging Face also knows {@code E} (mixture of experts), which manyone does not support yet.
+ */
+public enum LayerKind {
+    MAMBA('M', "mamba"),
+    ATTENTION('*', "attention"),
+    MLP('-', "mlp");
+
+    private final char symbol;
+    private final String blockType;
+
+    LayerKind(char symbol, String blockType) {
+        this.symbol = symbol;
+        this.blockType = blockType;
+    }
+
+    /** The character of this kind in {@code hybrid_override_pattern}. */
+    public char symbol() {
+        return symbol;
+    }
+
+    /** The {@code block_type} of this kind in {@code layer_configs}. */
+    public String blockType() {
+        return blockType;
+    }
+
+    /**
+     * The kind of layer {@code index} of a {@code hybrid_override_pattern}.
+     *
+     * @param file the config.json, for the message
+     * @throws FormatException for {@code E} (mixture of experts, not supported yet) and for any other character
+     */
+    public static LayerKind fromSymbol(char c, int index, Path file) {
+        for (LayerKind k : values()) {
+            if (k.symbol == c) {
+                return k;
+            }
+        }
+        if (c == 'E') {
+            throw new FormatException(file, "hybrid_override_pattern: layer " + index
+                    + " is 'E' (mixture of experts), which manyone does not support yet");
+        }
+        throw new FormatException(file, "hybrid_override_pattern: layer " + index + " is '" + c
+                + "', expected one of M, *, -");
+    }
+
+    /** The kind whose {@code block_type} is {@code name}, or null. */
+    static LayerKind fromBlockType(String name) {
+        for (LayerKind k : values()) {
+            if (k.blockType.equals(name)) {
+                return k;
+            }
+        }
+        return null;
+    }
+}

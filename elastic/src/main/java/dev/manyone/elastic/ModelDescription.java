@@ -1,0 +1,316 @@
+package dev.manyone.elastic;
+
+import dev.manyone.formats.DType;
+import dev.manyone.formats.FormatException;
+import dev.manyone.formats.TensorInfo;
+import dev.manyone.formats.TensorSource;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.OptionalInt;
+import java.util.Set;
+
+/**
+ * What a Nemotron-H checkpoint of a given config contains: every tensor with its shape, the parameter count and the
+ * inference memory. Shapes, per layer (widths from {@link LayerSpec}; d_inner = heads · head_dim, G = n_groups,
+ * N = ssm_state_size, K = conv_kernel, H = hidden, V = vocab, F = ffn):
+ * <ul>
+ *   <li>every layer: {@code norm.weight [H]};</li>
+ *   <li>Mamba2: {@code in_proj [2·d_inner + 2·G·N + heads, H]}, {@code conv1d.weight [d_inner + 2·G·N, 1, K]},
+ *       {@code conv1d.bias [d_inner + 2·G·N]}, {@code A_log}, {@code D}, {@code dt_bias [heads]},
+ *       {@code norm.weight [d_inner]}, {@code out_proj [H, d_inner]};</li>
+ *   <li>attention: {@code q_proj [heads·head_dim, H]}, {@code k_proj} and {@code v_proj [kv_heads·head_dim, H]},
+ *       {@code o_proj [H, heads·head_dim]};</li>
+ *   <li>MLP: {@code up_proj [F, H]}, {@code down_proj [H, F]};</li>
+ *   <li>model: {@code embeddings [V, H]}, {@code norm_f [H]}, {@code lm_head [V, H]} unless the embeddings are
+ *       tied.</li>
+ * </ul>
+ */
+public final class ModelDescription {
+
+    private final NemotronHConfig config;
+    private final List<LayerSpec> layers;
+    private final int hidden;
+    private final int vocab;
+    private final int nGroups;
+    private final int ssmState;
+    private final int convKernel;
+    private final int kvHeads;
+    private final int headDim;
+    private final boolean tied;
+    private final List<List<ExpectedTensor>> layerTensors;
+    private final List<ExpectedTensor> expectedTensors;
+
+    private ModelDescription(NemotronHConfig config) {
+        this.config = config;
+        this.layers = config.layers();
+        this.hidden = config.hiddenSize();
+        this.vocab = config.vocabSize();
+        this.nGroups = config.nGroups();
+        this.ssmState = config.ssmStateSize();
+        this.convKernel = config.convKernel();
+        this.kvHeads = config.numKeyValueHeads();
+        this.headDim = config.headDim();
+        this.tied = config.tieWordEmbeddings();
+
+        List<List<ExpectedTensor>> perLayer = new ArrayList<>();
+        for (LayerSpec l : layers) {
+            perLayer.add(List.copyOf(buildLayer(l)));
+        }
+        this.layerTensors = List.copyOf(perLayer);
+
+        List<ExpectedTensor> all = new ArrayList<>();
+        all.add(t(TensorNames.EMBEDDINGS, "[vocab, hidden]", vocab, hidden)); // [V, H]
+        perLayer.forEach(all::addAll);
+        all.add(t(TensorNames.NORM_F, "[hidden]", hidden)); // [H]
+        if (!tied) {
+            all.add(t(TensorNames.LM_HEAD, "[vocab, hidden]", vocab, hidden)); // [V, H]
+        }
+        this.expectedTensors = List.copyOf(all);
+    }
+
+    /** The description of the model that {@code config} defines. */
+    public static ModelDescription of(NemotronHConfig config) {
+        return new ModelDescription(config);
+    }
+
+    private List<ExpectedTensor> buildLayer(LayerSpec l) {
+        int i = l.index();
+        long h = hidden;
+        List<ExpectedTensor> out = new ArrayList<>();
+        out.add(t(TensorNames.layerNorm(i), "[hidden]", h)); // [H]
+        switch (l.kind()) {
+            case MAMBA -> {
+                long heads = l.mambaHeads();
+                long dInner = l.dInner();
+                long groupState = 2L * nGroups * ssmState;
+                long convChannels = dInner + groupState;
+                // [2*d_inner + 2*G*N + heads, hidden]: z | x | B | C | dt
+                out.add(t(TensorNames.inProj(i), "[2*d_inner + 2*G*N + heads, hidden]",
+                        2 * dInner + groupState + heads, h));
+                // [d_inner + 2*G*N, 1, K]: depthwise conv over x | B | C
+                out.add(t(TensorNames.conv1dWeight(i), "[d_inner + 2*G*N, 1, K]", convChannels, 1, convKernel));
+                // [d_inner + 2*G*N]
+                out.add(t(TensorNames.conv1dBias(i), "[d_inner + 2*G*N]", convChannels));
+                out.add(t(TensorNames.aLog(i), "[heads]", heads)); // [heads]
+                out.add(t(TensorNames.d(i), "[heads]", heads)); // [heads]
+                out.add(t(TensorNames.dtBias(i), "[heads]", heads)); // [heads]
+                out.add(t(TensorNames.mambaNorm(i), "[d_inner]", dInner)); // [d_inner]
+                out.add(t(TensorNames.outProj(i), "[hidden, d_inner]", h, dInner)); // [H, d_inner]
+            }
+            case ATTENTION -> {
+                long q = (long) l.attentionHeads() * headDim;
+                long kv = (long) kvHeads * headDim;
+                out.add(t(TensorNames.qProj(i), "[heads*head_dim, hidden]", q, h)); // [heads*head_dim, H]
+                out.add(t(TensorNames.kProj(i), "[kv_heads*head_dim, hidden]", kv, h)); // [kv*head_dim, H]
+                out.add(t(TensorNames.vProj(i), "[kv_heads*head_dim, hidden]", kv, h)); // [kv*head_dim, H]
+                out.add(t(TensorNames.oProj(i), "[hidden, heads*head_dim]", h, q)); // [H, heads*head_dim]
+            }
+            case MLP -> {
+                out.add(t(TensorNames.upProj(i), "[ffn, hidden]", l.ffn(), h)); // [F, H]
+                out.add(t(TensorNames.downProj(i), "[hidden, ffn]", h, l.ffn())); // [H, F]
+            }
+        }
+        return out;
+    }
+
+    private static ExpectedTensor t(String name, String doc, long... shape) {
+        return new ExpectedTensor(name, shape, doc);
+    }
+
+    // ------------------------------------------------------------------------------------------------ accessors
+
+    public NemotronHConfig config() {
+        return config;
+    }
+
+    public List<LayerSpec> layers() {
+        return layers;
+    }
+
+    public int hidden() {
+        return hidden;
+    }
+
+    public int vocab() {
+        return vocab;
+    }
+
+    public int nGroups() {
+        return nGroups;
+    }
+
+    public int ssmState() {
+        return ssmState;
+    }
+
+    public int convKernel() {
+        return convKernel;
+    }
+
+    public int kvHeads() {
+        return kvHeads;
+    }
+
+    public int headDim() {
+        return headDim;
+    }
+
+    /** True when {@code lm_head} is the embedding matrix (no {@code lm_head.weight} tensor). */
+    public boolean tied() {
+        return tied;
+    }
+
+    /**
+     * Every tensor in canonical order: embeddings; for each layer its norm, then its mixer tensors in the order of
+     * the golden README; norm_f; lm_head unless tied.
+     */
+    public List<ExpectedTensor> expectedTensors() {
+        return expectedTensors;
+    }
+
+    /** The tensors of layer {@code i}: its norm, then its mixer tensors. */
+    public List<ExpectedTensor> layerTensors(int i) {
+        if (i < 0 || i >= layerTensors.size()) {
+            throw new IndexOutOfBoundsException("layer " + i + " of a model with " + layerTensors.size() + " layers");
+        }
+        return layerTensors.get(i);
+    }
+
+    // ------------------------------------------------------------------------------------------------ checking
+
+    /**
+     * Compares a checkpoint with this description and reports every difference at once: missing tensors, unexpected
+     * tensors, wrong shapes, and weights whose dtype is not floating point.
+     *
+     * @throws FormatException naming {@code src.location()}, one problem per line, if anything differs
+     */
+    public void check(TensorSource src) {
+        List<String> problems = new ArrayList<>();
+        Set<String> expectedNames = new HashSet<>();
+        for (ExpectedTensor e : expectedTensors) {
+            expectedNames.add(e.name());
+            Optional<TensorInfo> found = src.find(e.name());
+            if (found.isEmpty()) {
+                problems.add("missing tensor " + e.name() + " " + e.shapeString());
+                continue;
+            }
+            TensorInfo t = found.get();
+            if (!e.hasShape(t.shape())) {
+                problems.add("tensor " + e.name() + " has shape " + Arrays.toString(t.shape()) + ", expected "
+                        + e.shapeString() + " (" + e.shapeDoc() + ")");
+            }
+            if (!t.dtype().isFloatingPoint()) {
+                problems.add("tensor " + e.name() + " has dtype " + t.dtype()
+                        + ", expected a floating-point type (F32, F16, BF16 or F64)");
+            }
+        }
+        for (TensorInfo t : src.tensors()) {
+            if (!expectedNames.contains(t.name())) {
+                problems.add("unexpected tensor " + t.name() + unexpectedHint(t.name()));
+            }
+        }
+        if (!problems.isEmpty()) {
+            Path cfg = config.source() != null ? config.source() : Path.of("config.json");
+            throw new FormatException(src.location(), "checkpoint does not match " + cfg + " ("
+                    + problems.size() + (problems.size() == 1 ? " problem" : " problems") + "):\n"
+                    + String.join("\n", problems));
+        }
+    }
+
+    private String unexpectedHint(String name) {
+        if (name.equals(TensorNames.LM_HEAD) && tied) {
+            return " (tie_word_embeddings is true)";
+        }
+        OptionalInt layer = TensorNames.layerOf(name);
+        if (layer.isPresent()) {
+            int i = layer.getAsInt();
+            return i < layers.size()
+                    ? " (layer " + i + " is " + layers.get(i).kind().blockType() + " in hybrid_override_pattern)"
+                    : " (the config has " + layers.size() + " layers)";
+        }
+        return "";
+    }
+
+    // ------------------------------------------------------------------------------------------------ sizes
+
+    /** Exact parameter counts, from the shapes of {@link #expectedTensors()}. */
+    public ParamCount params() {
+        long embeddings = count(List.of(expectedTensors.get(0)));
+        long finalNorm = (long) hidden;
+        long lmHead = tied ? 0 : (long) vocab * hidden;
+        List<Long> perLayer = new ArrayList<>();
+        Map<LayerKind, Long> perKind = new EnumMap<>(LayerKind.class);
+        long total = embeddings + finalNorm + lmHead;
+        for (int i = 0; i < layers.size(); i++) {
+            long n = count(layerTensors.get(i));
+            perLayer.add(n);
+            perKind.merge(layers.get(i).kind(), n, Math::addExact);
+            total = Math.addExact(total, n);
+        }
+        return new ParamCount(total, embeddings, lmHead, finalNorm, perLayer, perKind);
+    }
+
+    private static long count(List<ExpectedTensor> tensors) {
+        long n = 0;
+        for (ExpectedTensor t : tensors) {
+            n = Math.addExact(n, t.elementCount());
+        }
+        return n;
+    }
+
+    /**
+     * Inference memory for {@code batch} sequences of {@code context} tokens (see {@link MemoryEstimate}):
+     * <ul>
+     *   <li>weights: params().total() · weightDtype bytes;</li>
+     *   <li>KV cache: Σ over attention layers of {@code 2 · batch · kv_heads · context · head_dim · bytes};</li>
+     *   <li>Mamba state: Σ over Mamba2 layers of
+     *       {@code batch · ((d_inner + 2·G·N) · (K − 1) + heads · head_dim · N) · bytes};</li>
+     * </ul>
+     * where bytes is the size of {@code stateDtype}.
+     */
+    public MemoryEstimate memory(DType weightDtype, int batch, long context, DType stateDtype) {
+        if (batch <= 0 || context < 0) {
+            throw new IllegalArgumentException("batch must be positive and context >= 0, got " + batch + ", " + context);
+        }
+        long weights = Math.multiplyExact(params().total(), weightDtype.size());
+        long bytes = stateDtype.size();
+        long kv = 0;
+        long mamba = 0;
+        for (LayerSpec l : layers) {
+            switch (l.kind()) {
+                case ATTENTION -> kv = Math.addExact(kv,
+                        mul(2, batch, kvHeads, context, headDim, bytes));
+                case MAMBA -> {
+                    long conv = mul((long) l.dInner() + 2L * nGroups * ssmState, convKernel - 1);
+                    long ssm = mul(l.mambaHeads(), l.mambaHeadDim(), ssmState);
+                    mamba = Math.addExact(mamba, mul(batch, Math.addExact(conv, ssm), bytes));
+                }
+                case MLP -> {
+                    // stateless
+                }
+            }
+        }
+        return new MemoryEstimate(weights, kv, mamba);
+    }
+
+    private static long mul(long... factors) {
+        long n = 1;
+        for (long f : factors) {
+            n = Math.multiplyExact(n, f);
+        }
+        return n;
+    }
+
+    @Override
+    public String toString() {
+        return "ModelDescription[" + config.hybridOverridePattern() + ", hidden " + hidden + ", "
+                + expectedTensors.size() + " tensors]";
+    }
+}

@@ -1,0 +1,135 @@
+package dev.manyone.elastic;
+
+import java.util.OptionalInt;
+
+/**
+ * The canonical Nemotron-H tensor names, exactly as the Hugging Face Hub checkpoints spell them. Every other class
+ * names tensors through this table. Linear weights are {@code [out, in]}; the only bias is {@code conv1d.bias}.
+ */
+public final class TensorNames {
+
+    /** {@code [V, H]} */
+    public static final String EMBEDDINGS = "backbone.embeddings.weight";
+    /** {@code [H]} */
+    public static final String NORM_F = "backbone.norm_f.weight";
+    /** {@code [V, H]}, absent when {@code tie_word_embeddings} is true */
+    public static final String LM_HEAD = "lm_head.weight";
+
+    private static final String LAYER_PREFIX = "backbone.layers.";
+
+    private TensorNames() {
+    }
+
+    private static String layer(int i, String suffix) {
+        if (i < 0) {
+            throw new IllegalArgumentException("layer index must be >= 0, got " + i);
+        }
+        return LAYER_PREFIX + i + "." + suffix;
+    }
+
+    /** The pre-mixer RMSNorm of every layer: {@code [H]}. */
+    public static String layerNorm(int i) {
+        return layer(i, "norm.weight");
+    }
+
+    // ---- Mamba2 mixer ----
+
+    /** {@code [2*d_inner + 2*G*N + heads, H]}: rows z | x | B | C | dt. */
+    public static String inProj(int i) {
+        return layer(i, "mixer.in_proj.weight");
+    }
+
+    /** {@code [d_inner + 2*G*N, 1, K]} */
+    public static String conv1dWeight(int i) {
+        return layer(i, "mixer.conv1d.weight");
+    }
+
+    /** {@code [d_inner + 2*G*N]} */
+    public static String conv1dBias(int i) {
+        return layer(i, "mixer.conv1d.bias");
+    }
+
+    /** {@code [heads]} */
+    public static String aLog(int i) {
+        return layer(i, "mixer.A_log");
+    }
+
+    /** {@code [heads]} */
+    public static String d(int i) {
+        return layer(i, "mixer.D");
+    }
+
+    /** {@code [heads]} */
+    public static String dtBias(int i) {
+        return layer(i, "mixer.dt_bias");
+    }
+
+    /** The gated RMSNorm inside the Mamba2 mixer: {@code [d_inner]}. */
+    public static String mambaNorm(int i) {
+        return layer(i, "mixer.norm.weight");
+    }
+
+    /** {@code [H, d_inner]} */
+    public static String outProj(int i) {
+        return layer(i, "mixer.out_proj.weight");
+    }
+
+    // ---- attention ----
+
+    /** {@code [heads*head_dim, H]} */
+    public static String qProj(int i) {
+        return layer(i, "mixer.q_proj.weight");
+    }
+
+    /** {@code [kv_heads*head_dim, H]} */
+    public static String kProj(int i) {
+        return layer(i, "mixer.k_proj.weight");
+    }
+
+    /** {@code [kv_heads*head_dim, H]} */
+    public static String vProj(int i) {
+        return layer(i, "mixer.v_proj.weight");
+    }
+
+    /** {@code [H, heads*head_dim]} */
+    public static String oProj(int i) {
+        return layer(i, "mixer.o_proj.weight");
+    }
+
+    // ---- MLP ----
+
+    /** {@code [F, H]} */
+    public static String upProj(int i) {
+        return layer(i, "mixer.up_proj.weight");
+    }
+
+    /** {@code [H, F]} */
+    public static String downProj(int i) {
+        return layer(i, "mixer.down_proj.weight");
+    }
+
+    /**
+     * The layer index of a {@code backbone.layers.{i}.…} name, or empty for any other name (embeddings, norm_f,
+     * lm_head, or a malformed index such as {@code backbone.layers.x.} or {@code backbone.layers.01.}).
+     */
+    public static OptionalInt layerOf(String name) {
+        if (name == null || !name.startsWith(LAYER_PREFIX)) {
+            return OptionalInt.empty();
+        }
+        int start = LAYER_PREFIX.length();
+        int dot = name.indexOf('.', start);
+        if (dot <= start || dot - start > 9) {
+            return OptionalInt.empty();
+        }
+        String digits = name.substring(start, dot);
+        if (digits.length() > 1 && digits.charAt(0) == '0') {
+            return OptionalInt.empty();
+        }
+        for (int k = 0; k < digits.length(); k++) {
+            if (digits.charAt(k) < '0' || digits.charAt(k) > '9') {
+                return OptionalInt.empty();
+            }
+        }
+        return OptionalInt.of(Integer.parseInt(digits));
+    }
+}

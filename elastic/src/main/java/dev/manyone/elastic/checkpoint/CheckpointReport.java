@@ -1,0 +1,109 @@
+package dev.manyone.elastic.checkpoint;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.MemoryEstimate;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.ParamCount;
+import dev.manyone.formats.DType;
+import dev.manyone.formats.FormatException;
+import dev.manyone.formats.TensorInfo;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * What {@code manyone inspect} shows: the architecture, a per-layer table, exact parameter counts (from the config
+ * and from the tensors actually stored), dtypes, bytes on disk, a memory estimate and the validation result.
+ *
+ * @param problems one line per problem found when checking the tensors against the config; empty when valid
+ */
+public record CheckpointReport(
+        Path location,
+        String pattern,
+        int hidden,
+        int vocab,
+        List<Layer> layers,
+        ParamCount params,
+        long storedElements,
+        Map<DType, Integer> dtypes,
+        long bytesOnDisk,
+        int tensorCount,
+        int batch,
+        long context,
+        MemoryEstimate memory,
+        List<String> sideFiles,
+        List<String> problems) {
+
+    /** One row of the per-layer table. */
+    public record Layer(LayerSpec spec, String widths, long params) {
+    }
+
+    public boolean valid() {
+        return problems.isEmpty();
+    }
+
+    public static CheckpointReport of(Checkpoint checkpoint, int batch, long context) {
+        ModelDescription model = checkpoint.model();
+        ParamCount params = model.params();
+        List<Layer> layers = new ArrayList<>();
+        for (LayerSpec l : model.layers()) {
+            layers.add(new Layer(l, widths(l, model), params.perLayer().get(l.index())));
+        }
+        long stored = 0;
+        Map<DType, Integer> dtypes = new TreeMap<>();
+        Set<Path> files = new HashSet<>();
+        for (TensorInfo t : checkpoint.tensors().tensors()) {
+            stored += t.elementCount();
+            dtypes.merge(t.dtype(), 1, Integer::sum);
+            files.add(t.file());
+        }
+        List<String> problems = new ArrayList<>();
+        try {
+            model.check(checkpoint.tensors());
+        } catch (FormatException e) {
+            problems.addAll(e.reason().lines().filter(s -> !s.isBlank()).map(String::strip).toList());
+        }
+        DType weightDtype = dtypes.size() == 1 ? dtypes.keySet().iterator().next() : DType.BF16;
+        List<String> side = checkpoint.sideFiles().stream().map(p -> p.getFileName().toString()).toList();
+        return new CheckpointReport(checkpoint.dir(), checkpoint.config().hybridOverridePattern(), model.hidden(),
+                model.vocab(), List.copyOf(layers), params, stored, Map.copyOf(dtypes), bytesOnDisk(checkpoint, files),
+                checkpoint.tensors().tensors().size(), batch, context,
+                model.memory(weightDtype, batch, context, DType.F32), side, List.copyOf(problems));
+    }
+
+    private static String widths(LayerSpec l, ModelDescription model) {
+        return switch (l.kind()) {
+            case MAMBA -> l.mambaHeads() + " heads x " + l.mambaHeadDim() + " (" + model.nGroups() + " groups, state "
+                    + model.ssmState() + ")";
+            case ATTENTION -> l.attentionHeads() + " q / " + model.kvHeads() + " kv heads x " + model.headDim();
+            case MLP -> "ffn " + l.ffn();
+        };
+    }
+
+    /** The checkpoint's own files: weight shards (+ index), config.json and side files. */
+    private static long bytesOnDisk(Checkpoint checkpoint, Set<Path> weightFiles) {
+        Set<Path> all = new HashSet<>(weightFiles);
+        all.add(checkpoint.dir().resolve("config.json"));
+        all.add(checkpoint.dir().resolve("model.safetensors.index.json"));
+        all.addAll(checkpoint.sideFiles());
+        long n = 0;
+        try {
+            for (Path p : all) {
+                if (Files.isRegularFile(p)) {
+                    n += Files.size(p);
+                }
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        return n;
+    }
+}

@@ -1,0 +1,147 @@
+package dev.manyone.elastic.slice;
+
+import dev.manyone.elastic.ExpectedTensor;
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.TensorNames;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The complete recipe for one child: its config and, in canonical order, every child tensor as a slice of a
+ * parent tensor. Implements the golden README's "Child extraction rules":
+ * <ul>
+ *   <li>hidden: the top {@code hidden} channels, in embeddings and lm_head columns, every norm, the input columns
+ *       of in_proj / q / k / v / up_proj and the output rows of out_proj / o_proj / down_proj;</li>
+ *   <li>Mamba: per group its top heads, one shared set of head channels; in_proj rows z | x at the kept d_inner
+ *       indices, all B/C rows, the dt rows of kept heads; conv1d rows of kept x channels then all B/C rows;
+ *       A_log, D, dt_bias by head; norm.weight by d_inner index; out_proj columns; G and N never change;</li>
+ *   <li>attention: every KV head; per KV group its top query heads (q rows, o columns);</li>
+ *   <li>MLP: the top {@code ffn} neurons (up rows, down columns);</li>
+ *   <li>depth: layers not kept are removed and the rest renumbered.</li>
+ * </ul>
+ */
+public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, int[] hidden, List<TensorSlice> tensors) {
+
+    /** Plans a child; refuses impossible specs with a FormatException naming {@code specFile}. */
+    public static SlicePlan of(ModelDescription parent, ChildSpec spec, Rankings rankings, Path specFile) {
+        List<LayerSpec> kept = spec.resolve(parent, specFile);
+        int h = spec.hidden() == null ? parent.hidden() : spec.hidden();
+        int[] hidden = Selection.top(rankings.hidden(), h);
+        boolean allHidden = h == parent.hidden();
+        int[] hCols = allHidden ? null : hidden;
+
+        NemotronHConfig childConfig = parent.config().withLayers(h, kept);
+        List<TensorSlice> out = new ArrayList<>();
+        out.add(new TensorSlice(TensorNames.EMBEDDINGS, TensorNames.EMBEDDINGS, shape(parent.vocab(), h), null, hCols));
+        for (int j = 0; j < kept.size(); j++) {
+            LayerSpec c = kept.get(j);
+            int i = c.index();
+            LayerSpec p = parent.layers().get(i);
+            Rankings.Layer r = rankings.layer(i);
+            // [H]
+            out.add(new TensorSlice(TensorNames.layerNorm(j), TensorNames.layerNorm(i), shape(h), hCols, null));
+            switch (c.kind()) {
+                case MAMBA -> mamba(out, parent, p, c, r, i, j, h, hCols);
+                case ATTENTION -> attention(out, parent, p, c, r, i, j, h, hCols);
+                case MLP -> mlp(out, p, c, r, i, j, h, hCols);
+            }
+        }
+        out.add(new TensorSlice(TensorNames.NORM_F, TensorNames.NORM_F, shape(h), hCols, null));
+        if (!parent.tied()) {
+            out.add(new TensorSlice(TensorNames.LM_HEAD, TensorNames.LM_HEAD, shape(parent.vocab(), h), null, hCols));
+        }
+        SlicePlan plan = new SlicePlan(childConfig, kept, hidden, List.copyOf(out));
+        plan.checkAgainst(ModelDescription.of(childConfig));
+        return plan;
+    }
+
+    private static void mamba(List<TensorSlice> out, ModelDescription parent, LayerSpec p, LayerSpec c,
+                              Rankings.Layer r, int i, int j, int h, int[] hCols) {
+        int groups = parent.nGroups();
+        int gn = groups * parent.ssmState();
+        int dInner = p.dInner();
+        int[] heads = Selection.topPerGroup(r.mambaHeads(), groups, c.mambaHeads());
+        int[] channels = Selection.top(r.mambaHeadChannels(), c.mambaHeadDim());
+        int[] inner = Selection.headChannels(heads, channels, p.mambaHeadDim()); // kept d_inner indices
+        boolean allInner = inner.length == dInner;
+        int childInner = inner.length;
+        // in_proj rows: z [d_inner] | x [d_inner] | B [G·N] | C [G·N] | dt [heads]
+        int[] inRows = Selection.concat(inner, Selection.offset(inner, dInner), Selection.range(2 * dInner, 2 * dInner + 2 * gn),
+                Selection.offset(heads, 2 * dInner + 2 * gn));
+        // conv channels: x [d_inner] | B [G·N] | C [G·N]
+        int[] convRows = Selection.concat(inner, Selection.range(dInner, dInner + 2 * gn));
+        int[] headRows = heads.length == p.mambaHeads() ? null : heads;
+        int[] innerRows = allInner ? null : inner;
+        int[] innerRowsFull = allInner ? null : inRows;
+        int[] convRowsFull = allInner ? null : convRows;
+        // [2·d_inner' + 2·G·N + heads', H']
+        out.add(new TensorSlice(TensorNames.inProj(j), TensorNames.inProj(i),
+                shape(2L * childInner + 2L * gn + heads.length, h), innerRowsFull, hCols));
+        // [d_inner' + 2·G·N, 1, K]
+        out.add(new TensorSlice(TensorNames.conv1dWeight(j), TensorNames.conv1dWeight(i),
+                shape(childInner + 2L * gn, 1, parent.convKernel()), convRowsFull, null));
+        // [d_inner' + 2·G·N]
+        out.add(new TensorSlice(TensorNames.conv1dBias(j), TensorNames.conv1dBias(i), shape(childInner + 2L * gn), convRowsFull, null));
+        // [heads']
+        out.add(new TensorSlice(TensorNames.aLog(j), TensorNames.aLog(i), shape(heads.length), headRows, null));
+        out.add(new TensorSlice(TensorNames.d(j), TensorNames.d(i), shape(heads.length), headRows, null));
+        out.add(new TensorSlice(TensorNames.dtBias(j), TensorNames.dtBias(i), shape(heads.length), headRows, null));
+        // [d_inner']
+        out.add(new TensorSlice(TensorNames.mambaNorm(j), TensorNames.mambaNorm(i), shape(childInner), innerRows, null));
+        // [H', d_inner']
+        out.add(new TensorSlice(TensorNames.outProj(j), TensorNames.outProj(i), shape(h, childInner), hCols, innerRows));
+    }
+
+    private static void attention(List<TensorSlice> out, ModelDescription parent, LayerSpec p, LayerSpec c,
+                                  Rankings.Layer r, int i, int j, int h, int[] hCols) {
+        int hd = parent.headDim();
+        int kv = parent.kvHeads();
+        int[] heads = Selection.topPerGroup(r.attentionHeads(), kv, c.attentionHeads());
+        int[] qRows = heads.length == p.attentionHeads() ? null : Selection.blocks(heads, hd);
+        // q [heads'·hd, H'], k and v [kv·hd, H'], o [H', heads'·hd]
+        out.add(new TensorSlice(TensorNames.qProj(j), TensorNames.qProj(i), shape((long) heads.length * hd, h), qRows, hCols));
+        out.add(new TensorSlice(TensorNames.kProj(j), TensorNames.kProj(i), shape((long) kv * hd, h), null, hCols));
+        out.add(new TensorSlice(TensorNames.vProj(j), TensorNames.vProj(i), shape((long) kv * hd, h), null, hCols));
+        out.add(new TensorSlice(TensorNames.oProj(j), TensorNames.oProj(i), shape(h, (long) heads.length * hd), hCols, qRows));
+    }
+
+    private static void mlp(List<TensorSlice> out, LayerSpec p, LayerSpec c, Rankings.Layer r, int i, int j, int h, int[] hCols) {
+        int[] neurons = c.ffn() == p.ffn() ? null : Selection.top(r.ffn(), c.ffn());
+        // up [F', H'], down [H', F']
+        out.add(new TensorSlice(TensorNames.upProj(j), TensorNames.upProj(i), shape(c.ffn(), h), neurons, hCols));
+        out.add(new TensorSlice(TensorNames.downProj(j), TensorNames.downProj(i), shape(h, c.ffn()), hCols, neurons));
+    }
+
+    private static long[] shape(long... dims) {
+        return dims;
+    }
+
+    /** The plan must produce exactly the tensors the child config describes (a bug otherwise, not bad input). */
+    private void checkAgainst(ModelDescription child) {
+        List<ExpectedTensor> expected = child.expectedTensors();
+        if (expected.size() != tensors.size()) {
+            throw new IllegalStateException("slice plan has " + tensors.size() + " tensors, child config expects " + expected.size());
+        }
+        for (int k = 0; k < expected.size(); k++) {
+            ExpectedTensor e = expected.get(k);
+            TensorSlice t = tensors.get(k);
+            if (!e.name().equals(t.name()) || !Arrays.equals(e.shape(), t.shape())) {
+                throw new IllegalStateException("slice plan tensor " + t + " does not match the child config's " + e);
+            }
+        }
+    }
+
+    /** Total child parameters. */
+    public long params() {
+        long n = 0;
+        for (TensorSlice t : tensors) {
+            n += t.elementCount();
+        }
+        return n;
+    }
+}
