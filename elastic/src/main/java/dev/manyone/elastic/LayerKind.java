@@ -33,6 +33,15 @@ public enum LayerKind {
         return blockType;
     }
 
+    /** For messages: "a Mamba2 layer", "an attention layer", "an MLP layer". */
+    public String aLayer() {
+        return switch (this) {
+            case MAMBA -> "a Mamba2 layer";
+            case ATTENTION -> "an attention layer";
+            case MLP -> "an MLP layer";
+        };
+    }
+
     /**
      * The kind of layer {@code index} of a {@code hybrid_override_pattern}.
      *

@@ -164,15 +164,15 @@ public record ChildSpec(Integer hidden, List<Integer> layers, Map<Integer, Width
             return p;
         }
         String where = "'per_layer." + p.index() + "'";
-        String kind = p.kind().blockType();
+        String kind = p.kind().aLayer();
         if (p.kind() != LayerKind.MAMBA && (w.mambaHeads() != null || w.mambaHeadDim() != null)) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is an " + kind + " layer; mamba widths do not apply");
+            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; mamba widths do not apply");
         }
         if (p.kind() != LayerKind.ATTENTION && w.attentionHeads() != null) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is a " + kind + " layer; attention_heads does not apply");
+            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; attention_heads does not apply");
         }
         if (p.kind() != LayerKind.MLP && w.ffn() != null) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is a " + kind + " layer; ffn does not apply");
+            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; ffn does not apply");
         }
         return switch (p.kind()) {
             case MAMBA -> {

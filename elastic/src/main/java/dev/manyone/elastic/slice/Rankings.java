@@ -91,8 +91,8 @@ public record Rankings(int[] hidden, int[] layers, Map<Integer, Layer> perLayer,
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String f = it.next();
             if (!allowed.contains(f)) {
-                throw new FormatException(file, "'" + where + "." + f + "': layer " + l.index() + " is a "
-                        + l.kind().blockType() + " layer; expected " + String.join(" and ", allowed.stream().sorted().toList()));
+                throw new FormatException(file, "'" + where + "." + f + "': layer " + l.index() + " is "
+                        + l.kind().aLayer() + "; expected " + String.join(" and ", allowed.stream().sorted().toList()));
             }
         }
         return switch (l.kind()) {

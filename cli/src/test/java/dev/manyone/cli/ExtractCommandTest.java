@@ -1,0 +1,106 @@
+package dev.manyone.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class ExtractCommandTest {
+    @TempDir
+    Path tmp;
+
+    Path tiny() {
+        return CliRun.golden().resolve("tiny-hybrid");
+    }
+
+    @Test
+    void goldenChildFromRankingsFile() throws Exception {
+        Path out = tmp.resolve("6b");
+        CliRun run = CliRun.of("extract", tiny().toString(), "--spec", tiny().resolve("rankings.json").toString(),
+                "--child", "6B-style", "-o", out.toString(), "--json");
+        assertEquals(0, run.code(), run.toString());
+        JsonNode r = Surgery.JSON.readTree(run.out());
+        assertEquals(155_832, r.get("params").asLong()); // rankings.json children.6B-style.params
+        assertEquals("M-*-MM*-", r.get("hybrid_override_pattern").asText());
+        assertEquals("given", r.get("rankings").asText());
+        JsonNode inspected = Surgery.JSON.readTree(CliRun.of("inspect", out.toString(), "--json").out());
+        assertTrue(inspected.get("valid").asBoolean());
+        assertEquals(155_832, inspected.get("params").get("total").asLong());
+        assertEquals(Surgery.elementCount(out.resolve("model.safetensors")), 155_832);
+    }
+
+    @Test
+    void homogeneousChildFromFlagsWarnsAboutIdentityRankings() throws Exception {
+        Path out = tmp.resolve("flags");
+        CliRun run = CliRun.of("extract", tiny().toString(), "--hidden", "48", "--mamba-heads", "4", "--mamba-head-dim", "8",
+                "--attention-heads", "2", "--ffn", "96", "--drop-layers", "6", "-o", out.toString());
+        assertEquals(0, run.code(), run.toString());
+        assertTrue(run.err().contains("identity order"), run.toString());
+        JsonNode config = Surgery.JSON.readTree(out.resolve("config.json").toFile());
+        assertEquals("M-M*-MM*-", config.get("hybrid_override_pattern").asText());
+        assertEquals(48, config.get("hidden_size").asInt());
+        assertEquals(4, config.get("mamba_num_heads").asInt());
+        assertEquals(8, config.get("mamba_head_dim").asInt());
+        assertEquals(2, config.get("num_attention_heads").asInt());
+        assertEquals(96, config.get("intermediate_size").asInt());
+        assertFalse(config.has("layer_configs"), "a homogeneous child needs no layer_configs");
+        assertEquals(0, CliRun.of("inspect", out.toString()).code());
+    }
+
+    @Test
+    void impossibleSpecWritesNothing() throws Exception {
+        Path out = tmp.resolve("wide");
+        CliRun run = CliRun.of("extract", tiny().toString(), "--ffn", "1000", "-o", out.toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("the parent has 192, the spec asks for 1000"), run.toString());
+        assertFalse(Files.exists(out));
+        try (var files = Files.list(tmp)) {
+            assertEquals(0, files.count(), "no partial output left behind");
+        }
+    }
+
+    @Test
+    void specFileWithSeveralChildrenNeedsChild() {
+        CliRun run = CliRun.of("extract", tiny().toString(), "--spec", tiny().resolve("rankings.json").toString(),
+                "-o", tmp.resolve("x").toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("6B-style, 9B-style, 12B-style"), run.toString());
+        assertTrue(run.err().contains("rankings.json"), run.toString());
+    }
+
+    @Test
+    void noChildGivenIsBadInput() {
+        CliRun run = CliRun.of("extract", tiny().toString(), "-o", tmp.resolve("x").toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("no child given"), run.toString());
+    }
+
+    @Test
+    void specAndFlagsTogetherIsBadInput() {
+        CliRun run = CliRun.of("extract", tiny().toString(), "--spec", tiny().resolve("rankings.json").toString(),
+                "--child", "6B-style", "--ffn", "12", "-o", tmp.resolve("x").toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("not both"), run.toString());
+    }
+
+    @Test
+    void extractingTwiceGivesIdenticalBytes() throws Exception {
+        for (String name : new String[] {"a", "b"}) {
+            CliRun run = CliRun.of("extract", tiny().toString(), "--spec", tiny().resolve("rankings.json").toString(),
+                    "--child", "9B-style", "-o", tmp.resolve(name).toString(), "--shard-size", "100kB");
+            assertEquals(0, run.code(), run.toString());
+        }
+        try (var files = Files.list(tmp.resolve("a"))) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                assertTrue(java.util.Arrays.equals(Files.readAllBytes(f), Files.readAllBytes(tmp.resolve("b").resolve(f.getFileName()))),
+                        f.getFileName().toString());
+            }
+        }
+    }
+}

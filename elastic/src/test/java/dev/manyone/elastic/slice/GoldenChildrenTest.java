@@ -1,0 +1,93 @@
+package dev.manyone.elastic.slice;
+
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
+import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.formats.Progress;
+import dev.manyone.formats.Safetensors;
+import dev.manyone.formats.TensorInfo;
+import dev.manyone.formats.TensorSource;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
+
+import java.nio.ByteBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.security.MessageDigest;
+import java.util.HexFormat;
+import java.util.Map;
+import java.util.TreeMap;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Extraction against the golden children: every child tensor's SHA-256 (of its BF16 bytes, "the parent's stored
+ * bits, sliced") and the child config must equal what the independent reference wrote in rankings.json.
+ */
+class GoldenChildrenTest {
+    static final ObjectMapper JSON = JsonMapper.builder().enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS).build();
+
+    static Path golden() {
+        String p = System.getProperty("manyone.golden");
+        return Path.of(p != null ? p : "../../shared/golden");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"tiny-hybrid,6B-style", "tiny-hybrid,9B-style", "tiny-hybrid,12B-style",
+        "trained-hybrid,75pct", "trained-hybrid,50pct"})
+    void childMatchesGolden(String model, String child, @TempDir Path tmp) throws Exception {
+        Path parentDir = golden().resolve(model);
+        Path rankingsFile = parentDir.resolve("rankings.json");
+        JsonNode expected = JSON.readTree(rankingsFile.toFile()).get("children").get(child);
+        Path out = tmp.resolve(child);
+        try (Checkpoint parent = Checkpoint.open(parentDir)) {
+            ChildSpec spec = SpecFiles.readSpec(rankingsFile, child);
+            Rankings rankings = SpecFiles.rankingsIn(rankingsFile, parent.model()).orElseThrow();
+            SlicePlan plan = SlicePlan.of(parent.model(), spec, rankings, rankingsFile);
+            assertEquals(expected.get("params").asLong(), plan.params());
+            // a small shard size so the child is sharded and the index is exercised
+            Extractor.writeHuggingFace(parent, plan, out, false, 40_000, Map.of("manyone.test", "golden"), Progress.NONE);
+        }
+        assertEquals(JSON.readTree(out.resolve("config.json").toFile()), expected.get("config"), "child config.json");
+        Map<String, String> hashes = new TreeMap<>();
+        try (TensorSource t = Safetensors.open(out)) {
+            for (TensorInfo info : t.tensors()) {
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                ByteBuffer bytes = t.bytes(info);
+                sha.update(bytes);
+                hashes.put(info.name(), HexFormat.of().formatHex(sha.digest()));
+            }
+        }
+        Map<String, String> want = new TreeMap<>();
+        expected.get("tensor_sha256").fields().forEachRemaining(e -> want.put(e.getKey(), e.getValue().asText()));
+        assertEquals(want, hashes);
+        assertTrue(Files.exists(out.resolve("model.safetensors.index.json")));
+        assertTrue(Files.notExists(out.resolve("rankings.json")), "the parent's rankings do not belong in a child");
+    }
+
+    @ParameterizedTest
+    @CsvSource({"tiny-hybrid", "trained-hybrid"})
+    void identityChildIsTheParentBitForBit(String model, @TempDir Path tmp) throws Exception {
+        Path parentDir = golden().resolve(model);
+        Path out = tmp.resolve("full");
+        try (Checkpoint parent = Checkpoint.open(parentDir)) {
+            SlicePlan plan = SlicePlan.of(parent.model(), ChildSpec.full(), Rankings.identity(parent.model()), null);
+            Extractor.writeHuggingFace(parent, plan, out, false, Long.MAX_VALUE, Map.of(), Progress.NONE);
+        }
+        // same JSON (trained-hybrid's file lacks the final newline our writer always adds)
+        assertEquals(JSON.readTree(parentDir.resolve("config.json").toFile()), JSON.readTree(out.resolve("config.json").toFile()));
+        try (TensorSource a = Safetensors.open(parentDir); TensorSource b = Safetensors.open(out)) {
+            assertEquals(a.tensors().size(), b.tensors().size());
+            for (TensorInfo t : a.tensors()) {
+                TensorInfo u = b.require(t.name());
+                assertArrayEquals(t.shape(), u.shape());
+                assertEquals(a.bytes(t), b.bytes(u), t.name());
+            }
+        }
+    }
+}
