@@ -1,6 +1,11 @@
 package dev.manyone.formats;
 
+import com.fasterxml.jackson.core.StreamReadFeature;
+import com.fasterxml.jackson.core.json.JsonReadFeature;
+import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.json.JsonMapper;
 
 import java.io.IOException;
 import java.nio.charset.CharacterCodingException;
@@ -9,10 +14,20 @@ import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
-/** Reads user-supplied JSON files (child specs, rankings, elastic metadata) strictly: duplicate keys are refused. */
+/**
+ * Reads user-supplied JSON files (child specs, rankings, elastic metadata): duplicate keys and trailing content are
+ * refused, the bare {@code Infinity} of Hub configs (which rankings files embed) is accepted.
+ */
 public final class JsonFiles {
     /** Larger JSON inputs are refused before they are read. */
     public static final long MAX_BYTES = 256L << 20;
+
+    /** Duplicate keys refused; bare Infinity / NaN accepted, as Hugging Face configs write them. */
+    private static final ObjectMapper HUB = JsonMapper.builder()
+            .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
+            .enable(JsonReadFeature.ALLOW_NON_NUMERIC_NUMBERS)
+            .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+            .build();
 
     private JsonFiles() {
     }
@@ -25,7 +40,11 @@ public final class JsonFiles {
                 throw new FormatException(file, what + " of " + size + " bytes is larger than the " + MAX_BYTES + " bytes accepted");
             }
             String text = StandardCharsets.UTF_8.newDecoder().decode(java.nio.ByteBuffer.wrap(Files.readAllBytes(file))).toString();
-            return Json.parse(text, file, what);
+            return HUB.readTree(text);
+        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
+            String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
+                    + e.getLocation().getColumnNr() + ")";
+            throw new FormatException(file, null, what + " is not valid JSON: " + e.getOriginalMessage() + where, e);
         } catch (NoSuchFileException e) {
             throw new FormatException(file, what + " not found");
         } catch (CharacterCodingException e) {
