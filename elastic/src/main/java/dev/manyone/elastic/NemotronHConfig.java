@@ -67,6 +67,7 @@ public final class NemotronHConfig {
     private final List<LayerSpec> layers;
     private final List<Integer> eosTokenIds;
     private final String torchDtype;
+    private final double[] timeStepLimit;
 
     // ------------------------------------------------------------------------------------------------ reading
 
@@ -159,6 +160,24 @@ public final class NemotronHConfig {
         layers = readLayers();
         eosTokenIds = readEosTokenIds();
         torchDtype = readTorchDtype();
+        timeStepLimit = readTimeStepLimit();
+    }
+
+    /** {@code time_step_limit} [min, max] (max may be Infinity), or null when absent. */
+    private double[] readTimeStepLimit() {
+        JsonNode n = json.get("time_step_limit");
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        if (!n.isArray() || n.size() != 2 || !n.get(0).isNumber() || !n.get(1).isNumber()) {
+            throw error("field \"time_step_limit\": expected [min, max], found " + describe(n));
+        }
+        double lo = n.get(0).doubleValue();
+        double hi = n.get(1).doubleValue();
+        if (Double.isNaN(lo) || Double.isNaN(hi) || lo < 0 || hi < lo) {
+            throw error("field \"time_step_limit\": expected 0 <= min <= max, found [" + lo + ", " + hi + "]");
+        }
+        return new double[] {lo, hi};
     }
 
     /** One LayerSpec per pattern character, widths from {@code layer_configs} or else the scalar fields. */
@@ -423,6 +442,11 @@ public final class NemotronHConfig {
     /** {@code eos_token_id} as a list (it may be an integer or a list); empty when absent. */
     public List<Integer> eosTokenIds() {
         return eosTokenIds;
+    }
+
+    /** The dt clamp [min, max] of the Mamba layers ({@code time_step_limit}), or null when the config has none. */
+    public double[] timeStepLimit() {
+        return timeStepLimit == null ? null : timeStepLimit.clone();
     }
 
     /** {@code torch_dtype} (or {@code dtype}), e.g. "bfloat16". */

@@ -1,0 +1,58 @@
+package dev.manyone.elastic.export;
+
+import dev.manyone.formats.DType;
+import dev.manyone.formats.Precision;
+import dev.manyone.formats.TensorInfo;
+import dev.manyone.formats.TensorSource;
+import dev.manyone.formats.onnx.TensorData;
+
+import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.WritableByteChannel;
+
+/**
+ * A checkpoint tensor converted to F32 or F16 while it is written, one chunk at a time (BF16 → F32 is exact;
+ * → F16 rounds to nearest even). Nothing is held beyond one chunk.
+ */
+final class ConvertedTensor implements TensorData {
+    private static final int CHUNK_ELEMENTS = 1 << 20;
+
+    private final TensorSource source;
+    private final TensorInfo tensor;
+    private final DType target;
+
+    ConvertedTensor(TensorSource source, TensorInfo tensor, DType target) {
+        this.source = source;
+        this.tensor = tensor;
+        this.target = target;
+    }
+
+    @Override
+    public long byteSize() {
+        return tensor.elementCount() * target.size();
+    }
+
+    @Override
+    public void writeTo(WritableByteChannel out) throws IOException {
+        if (tensor.dtype() == target) {
+            source.copyTo(tensor, out);
+            return;
+        }
+        long n = tensor.elementCount();
+        int inSize = tensor.dtype().size();
+        float[] floats = new float[(int) Math.min(CHUNK_ELEMENTS, n)];
+        ByteBuffer buf = ByteBuffer.allocate(floats.length * target.size()).order(ByteOrder.LITTLE_ENDIAN);
+        for (long first = 0; first < n; first += floats.length) {
+            int count = (int) Math.min(floats.length, n - first);
+            ByteBuffer in = source.bytes(tensor, first * inSize, count * inSize);
+            Precision.toFloats(in, tensor.dtype(), floats, 0, count);
+            buf.clear();
+            Precision.fromFloats(floats, 0, count, target, buf);
+            buf.flip();
+            while (buf.hasRemaining()) {
+                out.write(buf);
+            }
+        }
+    }
+}

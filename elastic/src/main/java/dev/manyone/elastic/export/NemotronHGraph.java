@@ -1,0 +1,150 @@
+package dev.manyone.elastic.export;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.TensorNames;
+import dev.manyone.formats.onnx.Attrs;
+import dev.manyone.formats.onnx.ElemType;
+import dev.manyone.formats.onnx.GraphBuilder;
+
+import java.util.List;
+
+/**
+ * Builds the ONNX decoder graph of a Nemotron-H model: one graph for prefill and decode, the state of every layer
+ * as inputs and outputs (names in {@link StateNames}). The forward rules are the golden README's:
+ * <pre>
+ *   x = embeddings[input_ids]                       (not scaled)
+ *   for each layer i:  x = x + mixer_i(RMSNorm_i(x))   RMSNorm: x · rsqrt(mean(x²) + eps) · w
+ *   logits = lm_head(RMSNorm_f(x))
+ * </pre>
+ * The residual stream is kept 2-D, {@code [T = batch·seq, hidden]}, so every linear layer is one
+ * {@code Gemm(x, W, transB=1)} on the Hugging Face {@code [out, in]} weight as stored: no transposed copies.
+ * Mixers: {@link MambaMixer} (two implementations), GQA attention without position embedding
+ * ({@code Attention}, opset 23, is_causal, bottom-right aligned with the past), and the relu² MLP.
+ */
+public final class NemotronHGraph {
+    /** ai.onnx opset: 23 has RMSNormalization and Attention; ONNX Runtime 1.29 supports up to 26. */
+    public static final int OPSET = 23;
+
+    private final ModelDescription model;
+    private final WeightSource weights;
+    private final ExportOptions options;
+    final GraphBuilder g;
+    /** Shape(input_ids) = [batch, seq], int64. */
+    String batchSeq;
+
+    private NemotronHGraph(ModelDescription model, WeightSource weights, ExportOptions options) {
+        this.model = model;
+        this.weights = weights;
+        this.options = options;
+        this.g = new GraphBuilder("nemotron_h", OPSET);
+    }
+
+    /** The complete graph, ready for {@code OnnxWriter}. */
+    public static GraphBuilder build(ModelDescription model, WeightSource weights, ExportOptions options) {
+        NemotronHGraph b = new NemotronHGraph(model, weights, options);
+        b.decoder();
+        return b.g;
+    }
+
+    private void decoder() {
+        NemotronHConfig c = model.config();
+        int h = model.hidden();
+        float eps = (float) c.layerNormEpsilon();
+        String ids = g.input(StateNames.INPUT_IDS, ElemType.INT64, "batch", "seq");
+        batchSeq = g.op("Shape", Attrs.none(), ids);
+
+        // [V, H] gathered → [batch, seq, H] → [T, H]
+        String x = g.op("Gather", Attrs.none().i("axis", 0), weight(TensorNames.EMBEDDINGS, model.vocab(), h), ids);
+        x = reshape(x, -1, h);
+
+        for (LayerSpec layer : model.layers()) {
+            int i = layer.index();
+            String normed = rmsNorm(x, weight(TensorNames.layerNorm(i), h), eps);
+            String mixed = switch (layer.kind()) {
+                case MAMBA -> new MambaMixer(this, layer, options.mamba()).build(normed);
+                case ATTENTION -> attention(layer, normed);
+                case MLP -> mlp(layer, normed);
+            };
+            x = g.op("Add", Attrs.none(), x, mixed);
+        }
+
+        String normed = rmsNorm(x, weight(TensorNames.NORM_F, h), eps);
+        String lmHead = model.tied() ? TensorNames.EMBEDDINGS : TensorNames.LM_HEAD;
+        String logits2d = linear(normed, weight(lmHead, model.vocab(), h)); // [T, V]
+        g.opNamed("", "Reshape", List.of(logits2d, withBatchSeq(model.vocab())), List.of(StateNames.LOGITS), Attrs.none());
+        g.output(StateNames.LOGITS, ElemType.FLOAT, "batch", "seq", (long) model.vocab());
+    }
+
+    /** GQA attention: q [T, heads·hd], k and v [T, kv·hd]; the KV cache in BNSH layout. */
+    private String attention(LayerSpec layer, String u) {
+        int i = layer.index();
+        int h = model.hidden();
+        int hd = model.headDim();
+        int kv = model.kvHeads();
+        int heads = layer.attentionHeads();
+        String q = toBatchSeq(linear(u, weight(TensorNames.qProj(i), (long) heads * hd, h)), (long) heads * hd);
+        String k = toBatchSeq(linear(u, weight(TensorNames.kProj(i), (long) kv * hd, h)), (long) kv * hd);
+        String v = toBatchSeq(linear(u, weight(TensorNames.vProj(i), (long) kv * hd, h)), (long) kv * hd);
+        String pastK = g.input(StateNames.pastKey(i), ElemType.FLOAT, "batch", (long) kv, "past_seq", (long) hd);
+        String pastV = g.input(StateNames.pastValue(i), ElemType.FLOAT, "batch", (long) kv, "past_seq", (long) hd);
+        String y = g.unusedName("attn" + i);
+        String presentK = StateNames.present(pastK);
+        String presentV = StateNames.present(pastV);
+        // Attention-23: Q, K, V, attn_mask (none), past_key, past_value → Y, present_key, present_value
+        g.opNamed("", "Attention", List.of(q, k, v, "", pastK, pastV), List.of(y, presentK, presentV), Attrs.none()
+                .i("q_num_heads", heads).i("kv_num_heads", kv).i("is_causal", 1).f("scale", (float) (1 / Math.sqrt(hd))));
+        g.output(presentK, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
+        g.output(presentV, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
+        // [batch, seq, heads·hd] → [T, heads·hd] → o_proj [H, heads·hd]
+        return linear(reshape(y, -1, (long) heads * hd), weight(TensorNames.oProj(i), h, (long) heads * hd));
+    }
+
+    /** down_proj(relu(up_proj(x))²). */
+    private String mlp(LayerSpec layer, String u) {
+        int i = layer.index();
+        int h = model.hidden();
+        String up = linear(u, weight(TensorNames.upProj(i), layer.ffn(), h)); // [T, F]
+        String r = g.op("Relu", Attrs.none(), up);
+        String sq = g.op("Mul", Attrs.none(), r, r);
+        return linear(sq, weight(TensorNames.downProj(i), h, layer.ffn())); // [T, H]
+    }
+
+    // ------------------------------------------------------------------------------------------ helpers
+
+    ModelDescription model() {
+        return model;
+    }
+
+    /** A weight initializer with the given dims (which may regroup the stored shape, e.g. [G, d_inner/G]). */
+    String weight(String name, long... dims) {
+        boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
+        String w = g.initializer(name, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, weights.tensor(name, fp16));
+        return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
+    }
+
+    /** x [T, in] · W[out, in]ᵀ → [T, out]. */
+    String linear(String x, String w) {
+        return g.op("Gemm", Attrs.none().i("transB", 1), x, w);
+    }
+
+    /** RMSNormalization over the last axis (opset 23): x · rsqrt(mean(x²) + eps) · scale. */
+    String rmsNorm(String x, String scale, float eps) {
+        return g.op("RMSNormalization", Attrs.none().i("axis", -1).f("epsilon", eps), x, scale);
+    }
+
+    String reshape(String x, long... shape) {
+        return g.op("Reshape", Attrs.none(), x, g.constantInt64("shape", shape));
+    }
+
+    /** The shape [batch, seq, tail...] as an int64 tensor. */
+    String withBatchSeq(long... tail) {
+        return g.op("Concat", Attrs.none().i("axis", 0), batchSeq, g.constantInt64("shape", tail));
+    }
+
+    /** [T, n] → [batch, seq, n]. */
+    String toBatchSeq(String x, long n) {
+        return g.op("Reshape", Attrs.none(), x, withBatchSeq(n));
+    }
+}

@@ -1,0 +1,83 @@
+package dev.manyone.elastic.export;
+
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.formats.AtomicDirectory;
+import dev.manyone.formats.Progress;
+import dev.manyone.formats.onnx.GraphBuilder;
+import dev.manyone.formats.onnx.OnnxWriter;
+import dev.manyone.formats.onnx.TensorData;
+
+import java.io.IOException;
+import java.nio.channels.WritableByteChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * Writes an exported model directory: {@code model.onnx} (graph, small), {@code model.onnx.data} (the weights,
+ * external data aligned to 4096), {@code genai_config.json} (the deployment contract), the model's
+ * {@code config.json} and its side files (tokenizer, generation config). Streaming and atomic.
+ */
+public final class OnnxExporter {
+    public static final String ONNX_FILE = "model.onnx";
+
+    private OnnxExporter() {
+    }
+
+    public record Result(Path dir, long onnxBytes, long dataBytes) {
+    }
+
+    /**
+     * @param provenance metadata_props: source checkpoint SHA-256, child spec, tool version …
+     * @param sideFiles  files copied unchanged into the output (tokenizer.json, …)
+     */
+    public static Result export(ModelDescription model, WeightSource weights, ExportOptions options, Path target,
+                                boolean overwrite, Map<String, String> provenance, List<Path> sideFiles,
+                                String toolVersion, Progress progress) throws IOException {
+        long total = 0;
+        for (var t : model.expectedTensors()) {
+            total += t.elementCount() * (options.weights() == ExportOptions.Weights.FP16 ? 2 : 4);
+        }
+        GraphBuilder graph = NemotronHGraph.build(model, new Counting(weights, progress), options);
+        provenance.forEach(graph::metadata);
+        graph.metadata("manyone.mamba", options.mamba().name().toLowerCase());
+        graph.metadata("manyone.weights", options.weights().name().toLowerCase());
+        OnnxWriter.Result written;
+        progress.start("export", total);
+        try (AtomicDirectory out = AtomicDirectory.create(target, overwrite)) {
+            written = OnnxWriter.write(graph, out.path().resolve(ONNX_FILE),
+                    OnnxWriter.Options.defaults(toolVersion));
+            DeploymentConfig contract = DeploymentConfig.of(model, ONNX_FILE, options);
+            Files.writeString(out.path().resolve(DeploymentConfig.FILE), contract.toJson(model), StandardCharsets.UTF_8);
+            model.config().write(out.path().resolve("config.json"));
+            for (Path f : sideFiles) {
+                Files.copy(f, out.path().resolve(f.getFileName().toString()));
+            }
+            out.commit();
+        }
+        progress.done();
+        return new Result(target, written.onnxBytes(), written.dataBytes());
+    }
+
+    /** Reports each weight's bytes to the progress bar as it is written. */
+    private record Counting(WeightSource inner, Progress progress) implements WeightSource {
+        @Override
+        public TensorData tensor(String name, boolean fp16) {
+            TensorData data = inner.tensor(name, fp16);
+            return new TensorData() {
+                @Override
+                public long byteSize() {
+                    return data.byteSize();
+                }
+
+                @Override
+                public void writeTo(WritableByteChannel ch) throws IOException {
+                    data.writeTo(ch);
+                    progress.advance(data.byteSize());
+                }
+            };
+        }
+    }
+}

@@ -1,0 +1,155 @@
+package dev.manyone.elastic.runtime;
+
+import ai.onnxruntime.OnnxTensor;
+import ai.onnxruntime.OnnxValue;
+import ai.onnxruntime.OrtEnvironment;
+import ai.onnxruntime.OrtException;
+import ai.onnxruntime.OrtSession;
+import dev.manyone.elastic.export.DeploymentConfig;
+import dev.manyone.elastic.export.StateNames;
+import dev.manyone.formats.FormatException;
+
+import java.nio.FloatBuffer;
+import java.nio.LongBuffer;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * An exported Nemotron-H model in ONNX Runtime: one session, all graph optimizations, state carried between calls
+ * (never re-running the prefix). Reads the deployment contract ({@code genai_config.json}) to know the state
+ * tensors and their shapes.
+ */
+public final class OnnxDecoder implements AutoCloseable {
+    private final OrtEnvironment env;
+    private final OrtSession session;
+    private final DeploymentConfig contract;
+    private final Path dir;
+
+    private OnnxDecoder(Path dir, OrtEnvironment env, OrtSession session, DeploymentConfig contract) {
+        this.dir = dir;
+        this.env = env;
+        this.session = session;
+        this.contract = contract;
+    }
+
+    /** Opens {@code dir} (an export of {@code manyone export}); {@code threads} 0 lets ONNX Runtime choose. */
+    public static OnnxDecoder open(Path dir, int threads) {
+        if (!Files.isDirectory(dir)) {
+            throw new FormatException(dir, "expected an exported model directory (model.onnx + genai_config.json)");
+        }
+        DeploymentConfig contract = DeploymentConfig.read(dir);
+        Path onnx = dir.resolve(contract.onnxFile());
+        if (!Files.isRegularFile(onnx)) {
+            throw new FormatException(onnx, "model file named by genai_config.json is missing");
+        }
+        OrtEnvironment env = OrtEnvironment.getEnvironment();
+        try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
+            opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
+            if (threads > 0) {
+                opts.setIntraOpNumThreads(threads);
+            }
+            OrtSession session = env.createSession(onnx.toString(), opts);
+            checkContract(onnx, session, contract);
+            return new OnnxDecoder(dir, env, session, contract);
+        } catch (OrtException e) {
+            throw new FormatException(onnx, null, "ONNX Runtime cannot load the model: " + e.getMessage(), e);
+        }
+    }
+
+    private static void checkContract(Path onnx, OrtSession session, DeploymentConfig contract) throws OrtException {
+        Set<String> inputs = session.getInputNames();
+        List<String> missing = new ArrayList<>();
+        if (!inputs.contains(StateNames.INPUT_IDS)) {
+            missing.add(StateNames.INPUT_IDS);
+        }
+        for (DeploymentConfig.State s : contract.states()) {
+            if (!inputs.contains(s.past())) {
+                missing.add(s.past());
+            }
+        }
+        if (!missing.isEmpty() || inputs.size() != contract.states().size() + 1) {
+            throw new FormatException(onnx, "graph inputs " + inputs + " do not match genai_config.json (missing " + missing + ")");
+        }
+    }
+
+    public DeploymentConfig contract() {
+        return contract;
+    }
+
+    public Path dir() {
+        return dir;
+    }
+
+    /** Zero state for {@code batch} sequences: empty KV caches, zero conv and SSM states. */
+    public DecoderState initialState(int batch) {
+        Map<String, OnnxTensor> map = new LinkedHashMap<>();
+        List<OnnxTensor> created = new ArrayList<>();
+        try {
+            for (DeploymentConfig.State s : contract.states()) {
+                long[] shape = s.shape(batch, 0);
+                long n = 1;
+                for (long d : shape) {
+                    n *= d;
+                }
+                OnnxTensor t = OnnxTensor.createTensor(env, FloatBuffer.allocate((int) n), shape);
+                created.add(t);
+                map.put(s.past(), t);
+            }
+        } catch (OrtException e) {
+            created.forEach(OnnxTensor::close);
+            throw new IllegalStateException("cannot allocate the initial state", e);
+        }
+        return new DecoderState(map, 0, batch, null, created);
+    }
+
+    /**
+     * Runs {@code ids} ([batch][seq], the same length in every row) after {@code state}. The returned step owns the
+     * new state; the caller closes the old one when it no longer needs the old logits.
+     */
+    public DecoderStep step(long[][] ids, DecoderState state) {
+        int batch = ids.length;
+        int seq = ids[0].length;
+        if (batch != state.batch()) {
+            throw new IllegalArgumentException("batch " + batch + " does not match the state's batch " + state.batch());
+        }
+        LongBuffer flat = LongBuffer.allocate(batch * seq);
+        for (long[] row : ids) {
+            if (row.length != seq) {
+                throw new IllegalArgumentException("every sequence in a batch must have the same length");
+            }
+            flat.put(row);
+        }
+        flat.flip();
+        try (OnnxTensor input = OnnxTensor.createTensor(env, flat, new long[] {batch, seq})) {
+            Map<String, OnnxTensor> feed = new HashMap<>(state.tensors());
+            feed.put(StateNames.INPUT_IDS, input);
+            OrtSession.Result result = session.run(feed);
+            Map<String, OnnxTensor> next = new LinkedHashMap<>();
+            for (DeploymentConfig.State s : contract.states()) {
+                next.put(s.past(), (OnnxTensor) result.get(s.present()).orElseThrow(
+                        () -> new IllegalStateException("model did not return " + s.present())));
+            }
+            OnnxValue logits = result.get(StateNames.LOGITS).orElseThrow();
+            FloatBuffer buf = ((OnnxTensor) logits).getFloatBuffer();
+            DecoderState after = new DecoderState(next, state.pastSeq() + seq, batch, result, List.of());
+            return new DecoderStep(buf, batch, seq, contract.vocab(), after);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+    }
+
+    @Override
+    public void close() {
+        try {
+            session.close();
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}
