@@ -8,8 +8,12 @@ import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Extractor;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
+import dev.manyone.elastic.slice.SlicedWeights;
 import dev.manyone.elastic.slice.SpecFiles;
+import dev.manyone.elastic.export.ExportOptions;
+import dev.manyone.elastic.export.OnnxExporter;
 import dev.manyone.formats.FormatException;
+import dev.manyone.formats.Progress;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -17,6 +21,7 @@ import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
 import java.io.IOException;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -76,9 +81,16 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--drop-layers", split = ",", paramLabel = "I,J", description = "Parent layer indices to remove.")
     List<Integer> dropLayers;
 
-    @Option(names = "--format", defaultValue = "hf", paramLabel = "FMT",
-            description = "Output format: hf (Hugging Face). ONNX output is not available yet.")
-    String format;
+    @Option(names = "--format", defaultValue = "hf", split = ",", paramLabel = "hf,onnx",
+            description = "Output formats: hf (Hugging Face checkpoint) and/or onnx (an export, as 'manyone export' writes it, "
+                    + "sliced straight from the parent). With both, DIR/hf and DIR/onnx are written. Default ${DEFAULT-VALUE}.")
+    List<String> formats;
+
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16", description = "ONNX weight precision (default ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--mamba", defaultValue = "contrib", paramLabel = "contrib|portable", description = "ONNX Mamba2 implementation (default ${DEFAULT-VALUE}).")
+    String mamba;
 
     @Option(names = "--shard-size", defaultValue = "5GB", paramLabel = "SIZE", description = "Largest safetensors shard (default ${DEFAULT-VALUE}).")
     String shardSize;
@@ -97,9 +109,11 @@ final class ExtractCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        if (!format.equals("hf")) {
-            throw new FormatException(null, "--format: expected hf, found '" + format + "' (ONNX output is not available yet)");
+        Set<String> wanted = new TreeSet<>(formats);
+        if (wanted.isEmpty() || !Set.of("hf", "onnx").containsAll(wanted)) {
+            throw new FormatException(null, "--format: expected hf, onnx or hf,onnx, found '" + String.join(",", formats) + "'");
         }
+        ExportOptions exportOptions = new ExportOptions(ExportOptions.mamba(mamba), ExportOptions.weights(dtype));
         long shardBytes = Units.parseBytes(shardSize, "--shard-size");
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
@@ -115,25 +129,42 @@ final class ExtractCommand implements Callable<Integer> {
             provenance.put("manyone.version", Version.get());
             provenance.put("manyone.parent", parent.toAbsolutePath().normalize().getFileName().toString());
             provenance.put("manyone.router_trained", "false");
-            Extractor.Result r = Extractor.writeHuggingFace(cp, plan, output, force, shardBytes, provenance,
-                    ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+            Progress progress = ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress);
+            boolean both = wanted.size() == 2;
+            Path hfDir = both ? output.resolve("hf") : output;
+            Path onnxDir = both ? output.resolve("onnx") : output;
+            if (both) {
+                Files.createDirectories(output);
+            }
+            long params = plan.params();
+            long bytesWritten = 0;
+            if (wanted.contains("hf")) {
+                bytesWritten += Extractor.writeHuggingFace(cp, plan, hfDir, force, shardBytes, provenance, progress).bytesWritten();
+            }
+            if (wanted.contains("onnx")) {
+                provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName().toString()
+                        + (child == null ? "" : "#" + child));
+                OnnxExporter.Result o = OnnxExporter.export(ModelDescription.of(plan.config()), new SlicedWeights(cp.tensors(), plan),
+                        exportOptions, onnxDir, force, provenance, Extractor.childSideFiles(cp), Version.get(), progress);
+                bytesWritten += o.onnxBytes() + o.dataBytes();
+            }
             long parentParams = model.params().total();
             if (json) {
                 ObjectNode o = Json.object();
-                o.put("output", r.output().toString());
-                o.put("format", "hf");
-                o.put("params", r.params());
+                o.put("output", output.toString());
+                o.put("formats", String.join(",", wanted));
+                o.put("params", params);
                 o.put("parent_params", parentParams);
-                o.put("fraction", Math.round(1e4 * r.params() / (double) parentParams) / 1e4);
+                o.put("fraction", Math.round(1e4 * params / (double) parentParams) / 1e4);
                 o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
                 o.put("hidden_size", plan.config().hiddenSize());
-                o.put("tensors", r.tensors());
-                o.put("bytes_written", r.bytesWritten());
+                o.put("tensors", plan.tensors().size());
+                o.put("bytes_written", bytesWritten);
                 o.put("rankings", rankings.identity() ? "identity" : "given");
                 spec.commandLine().getOut().println(Json.write(o));
             } else {
-                spec.commandLine().getOut().printf("wrote %s: %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
-                        r.output(), r.params(), 100.0 * r.params() / parentParams, plan.parentLayers().size(),
+                spec.commandLine().getOut().printf("wrote %s (%s): %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
+                        output, String.join(",", wanted), params, 100.0 * params / parentParams, plan.parentLayers().size(),
                         plan.config().hybridOverridePattern(), plan.config().hiddenSize());
             }
         }

@@ -24,6 +24,9 @@ import java.io.PrintWriter;
             InspectCommand.class,
             GenerateCommand.class,
             ExtractCommand.class,
+            ExportCommand.class,
+            RunCommand.class,
+            EvalCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;

@@ -71,11 +71,13 @@ public final class Extractor {
     }
 
     private static void copySideFiles(Checkpoint parent, Path to) throws IOException {
-        for (Path f : parent.sideFiles()) {
-            String name = f.getFileName().toString();
-            if (!ELASTIC_METADATA.contains(name)) {
-                Files.copy(f, to.resolve(name));
-            }
+        for (Path f : childSideFiles(parent)) {
+            Files.copy(f, to.resolve(f.getFileName().toString()));
         }
+    }
+
+    /** The parent's side files that belong in a child: all but the elastic metadata. */
+    public static List<Path> childSideFiles(Checkpoint parent) {
+        return parent.sideFiles().stream().filter(f -> !ELASTIC_METADATA.contains(f.getFileName().toString())).toList();
     }
 }

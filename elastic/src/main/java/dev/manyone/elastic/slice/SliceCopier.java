@@ -9,21 +9,31 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * Copies the bytes of one {@link TensorSlice} from a parent tensor into a writer: whole tensors by channel
- * transfer, otherwise row by row, columns gathered in runs of consecutive indices. Holds one output buffer
- * (at most {@link #BUFFER_BYTES}); the parent is read through memory-mapped views.
+ * Gathers the bytes of one {@link TensorSlice} from a parent tensor, row by row, columns in runs of consecutive
+ * indices, and hands them to a sink in chunks of whole elements (at most {@link #BUFFER_BYTES}). The parent is read
+ * through memory-mapped views; only the one buffer is held.
  */
 final class SliceCopier {
     static final int BUFFER_BYTES = 8 << 20;
 
+    /** Receives consecutive chunks of the child tensor's bytes. */
+    interface Sink {
+        void write(ByteBuffer chunk) throws IOException;
+    }
+
     private final ByteBuffer buffer = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
 
-    /** Returns the number of parent bytes read. */
+    /** Copies into a checkpoint writer (whole tensors by channel transfer); returns the parent bytes read. */
     long copy(TensorSource parent, TensorInfo src, TensorSlice slice, CheckpointWriter out) throws IOException {
         if (slice.whole()) {
             out.transferFrom(slice.name(), parent, src);
             return src.byteSize();
         }
+        return gather(parent, src, slice, chunk -> out.write(slice.name(), chunk));
+    }
+
+    /** Gathers the slice into {@code out}; returns the parent bytes read. */
+    long gather(TensorSource parent, TensorInfo src, TensorSlice slice, Sink out) throws IOException {
         int elem = src.dtype().size();
         long rowElems = 1;
         for (int d = 1; d < src.rank(); d++) {
@@ -41,12 +51,12 @@ final class SliceCopier {
             int r = rows == null ? k : rows[k];
             ByteBuffer row = parent.bytes(src, r * rowBytes, (int) rowBytes);
             if (buffer.remaining() < outRowBytes) {
-                flush(slice.name(), out);
+                flush(out);
             }
             if (runs == null) {
                 if (outRowBytes > buffer.capacity()) { // a row larger than the buffer goes straight through
-                    flush(slice.name(), out);
-                    out.write(slice.name(), row);
+                    flush(out);
+                    out.write(row);
                 } else {
                     buffer.put(row);
                 }
@@ -57,21 +67,21 @@ final class SliceCopier {
                 int from = runs[q] * elem;
                 int len = runs[q + 1] * elem;
                 if (buffer.remaining() < len) {
-                    flush(slice.name(), out);
+                    flush(out);
                 }
                 buffer.put(buffer.position(), row, from, len);
                 buffer.position(buffer.position() + len);
                 read += len;
             }
         }
-        flush(slice.name(), out);
+        flush(out);
         return read;
     }
 
-    private void flush(String name, CheckpointWriter out) throws IOException {
+    private void flush(Sink out) throws IOException {
         buffer.flip();
         if (buffer.hasRemaining()) {
-            out.write(name, buffer);
+            out.write(buffer);
         }
         buffer.clear();
     }

@@ -1,0 +1,90 @@
+package dev.manyone.cli;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.checkpoint.CheckpointHash;
+import dev.manyone.elastic.export.CheckpointWeights;
+import dev.manyone.elastic.export.ExportOptions;
+import dev.manyone.elastic.export.OnnxExporter;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+import picocli.CommandLine.Spec;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+@Command(name = "export", mixinStandardHelpOptions = true, sortOptions = false,
+        description = {
+            "Export a Nemotron-H checkpoint to ONNX for ONNX Runtime: one decoder graph for prefill and decode,",
+            "with the state of every layer as inputs (past_key_values.i.*) and outputs (present.i.*).",
+            "",
+            "Writes DIR/model.onnx (the graph, small), DIR/model.onnx.data (weights, 4096-aligned external",
+            "data), DIR/genai_config.json (the deployment contract: state names, shapes, eos ids), the model's",
+            "config.json and its side files. Run it with 'manyone run' or 'manyone eval'.",
+            "",
+            "Mamba implementations: contrib (ONNX Runtime's com.microsoft CausalConvWithState + LinearAttention,",
+            "fastest) or portable (standard ONNX ops only: Conv + Scan). --dtype fp16 stores half-precision",
+            "weights (half the size); they are cast to fp32 inside the graph.",
+            "",
+            "Example:  manyone export ./child -o ./child-onnx --dtype fp16"})
+final class ExportCommand implements Callable<Integer> {
+    @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")
+    Path checkpoint;
+
+    @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "Output directory.")
+    Path output;
+
+    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16", description = "Weight precision (default ${DEFAULT-VALUE}).")
+    String dtype;
+
+    @Option(names = "--mamba", defaultValue = "contrib", paramLabel = "contrib|portable", description = "Mamba2 implementation (default ${DEFAULT-VALUE}).")
+    String mamba;
+
+    @Option(names = "--force", description = "Replace the output directory if it exists.")
+    boolean force;
+
+    @Option(names = "--json", description = "Print a JSON summary.")
+    boolean json;
+
+    @Mixin
+    CommonOptions common;
+
+    @Spec
+    picocli.CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public Integer call() throws IOException {
+        ExportOptions options = new ExportOptions(ExportOptions.mamba(mamba), ExportOptions.weights(dtype));
+        long start = System.nanoTime();
+        OnnxExporter.Result r;
+        try (Checkpoint cp = Checkpoint.open(checkpoint)) {
+            cp.model().check(cp.tensors());
+            Map<String, String> provenance = new LinkedHashMap<>();
+            provenance.put("manyone.version", Version.get());
+            provenance.put("manyone.source", checkpoint.toAbsolutePath().normalize().getFileName().toString());
+            provenance.put("manyone.source_sha256", CheckpointHash.sha256(cp));
+            r = OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), options, output, force, provenance,
+                    cp.sideFiles(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+        }
+        double seconds = (System.nanoTime() - start) / 1e9;
+        if (json) {
+            ObjectNode o = Json.object();
+            o.put("output", output.toString());
+            o.put("onnx_bytes", r.onnxBytes());
+            o.put("data_bytes", r.dataBytes());
+            o.put("mamba", mamba);
+            o.put("dtype", dtype);
+            o.put("seconds", Math.round(seconds * 1000) / 1000.0);
+            spec.commandLine().getOut().println(Json.write(o));
+        } else {
+            spec.commandLine().getOut().printf("wrote %s: model.onnx %s + weights %s (%s, mamba %s) in %.1f s%n",
+                    output, Units.bytes(r.onnxBytes()), Units.bytes(r.dataBytes()), dtype, mamba, seconds);
+        }
+        return Main.OK;
+    }
+}
