@@ -12,14 +12,23 @@ import java.util.Locale;
  *                  (depthwise {@code Conv} and a {@code Scan} over time) for runtimes without those ops
  * @param weights   FP32, or FP16 (weights stored in half precision and cast to fp32 inside the graph: half the
  *                  file size; computation stays fp32 because ONNX Runtime's CPU LinearAttention is fp32-only)
+ * @param probes    also output the activations importance estimation reads ({@link Probes})
  */
-public record ExportOptions(Mamba mamba, Weights weights) {
+public record ExportOptions(Mamba mamba, Weights weights, boolean probes) {
 
     public enum Mamba { CONTRIB, PORTABLE }
 
     public enum Weights { FP32, FP16 }
 
     public static final ExportOptions DEFAULT = new ExportOptions(Mamba.CONTRIB, Weights.FP32);
+
+    public ExportOptions(Mamba mamba, Weights weights) {
+        this(mamba, weights, false);
+    }
+
+    public ExportOptions withProbes() {
+        return new ExportOptions(mamba, weights, true);
+    }
 
     public static Mamba mamba(String text) {
         return switch (text.toLowerCase(Locale.ROOT)) {

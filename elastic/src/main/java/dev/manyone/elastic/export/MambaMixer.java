@@ -74,6 +74,11 @@ final class MambaMixer {
         List<String> zXbcDt = g.ops("Split", 3, Attrs.none().i("axis", 1), proj,
                 g.constantInt64("split", dInner, convDim, heads));
         String z = zXbcDt.get(0);                                                  // [T, d_inner]
+        if (graph.options().probes()) {                                            // x: the first d_inner of xBC
+            String xPart = g.op("Slice", Attrs.none(), zXbcDt.get(1), g.constantInt64("starts", 0),
+                    g.constantInt64("ends", dInner), g.constantInt64("axes", 1));
+            graph.probe(Probes.mambaX(i), xPart, dInner);
+        }
         String xbc = graph.toBatchSeq(zXbcDt.get(1), convDim);                     // [b, s, conv_dim]
         String dtRaw = graph.toBatchSeq(zXbcDt.get(2), heads);                     // [b, s, heads]
 

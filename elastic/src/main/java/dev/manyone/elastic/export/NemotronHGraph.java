@@ -34,6 +34,10 @@ public final class NemotronHGraph {
     /** Shape(input_ids) = [batch, seq], int64. */
     String batchSeq;
 
+    ExportOptions options() {
+        return options;
+    }
+
     private NemotronHGraph(ModelDescription model, WeightSource weights, ExportOptions options) {
         this.model = model;
         this.weights = weights;
@@ -41,40 +45,96 @@ public final class NemotronHGraph {
         this.g = new GraphBuilder("nemotron_h", OPSET);
     }
 
-    /** The complete graph, ready for {@code OnnxWriter}. */
+    /** The complete decoder graph, ready for {@code OnnxWriter}. */
     public static GraphBuilder build(ModelDescription model, WeightSource weights, ExportOptions options) {
         NemotronHGraph b = new NemotronHGraph(model, weights, options);
-        b.decoder();
+        String ids = b.g.input(StateNames.INPUT_IDS, ElemType.INT64, "batch", "seq");
+        b.batchSeq = b.g.op("Shape", Attrs.none(), ids);
+        String x = b.embed(ids);
+        for (LayerSpec layer : model.layers()) {
+            x = b.layer(layer, x);
+        }
+        b.head(x);
         return b.g;
     }
 
-    private void decoder() {
-        NemotronHConfig c = model.config();
+    /**
+     * One part of the model as its own graph, for layer-streamed runs that hold one layer's weights at a time:
+     * {@code EMBED} (input_ids → hidden_out), {@code LAYER} i (hidden_in → hidden_out, with that layer's state
+     * inputs and outputs) or {@code HEAD} (hidden_in → logits). hidden_in / hidden_out are float [batch, seq, H].
+     */
+    public static GraphBuilder buildPart(ModelDescription model, WeightSource weights, ExportOptions options, Part part,
+                                         int layer) {
+        NemotronHGraph b = new NemotronHGraph(model, weights, options);
         int h = model.hidden();
-        float eps = (float) c.layerNormEpsilon();
-        String ids = g.input(StateNames.INPUT_IDS, ElemType.INT64, "batch", "seq");
-        batchSeq = g.op("Shape", Attrs.none(), ids);
+        if (part == Part.EMBED) {
+            String ids = b.g.input(StateNames.INPUT_IDS, ElemType.INT64, "batch", "seq");
+            b.batchSeq = b.g.op("Shape", Attrs.none(), ids);
+            b.named(b.embed(ids), HIDDEN_OUT, h);
+            return b.g;
+        }
+        String in = b.g.input(HIDDEN_IN, ElemType.FLOAT, "batch", "seq", (long) h);
+        b.batchSeq = b.g.op("Shape", Attrs.none().i("end", 2), in);
+        String x = b.reshape(in, -1, h);
+        if (part == Part.LAYER) {
+            b.named(b.layer(model.layers().get(layer), x), HIDDEN_OUT, h);
+        } else {
+            b.head(x);
+        }
+        return b.g;
+    }
 
-        // [V, H] gathered → [batch, seq, H] → [T, H]
+    /** The parts of {@link #buildPart}. */
+    public enum Part { EMBED, LAYER, HEAD }
+
+    public static final String HIDDEN_IN = "hidden_in";
+    public static final String HIDDEN_OUT = "hidden_out";
+
+    /** [V, H] gathered → [T, H] (embeddings are not scaled). */
+    private String embed(String ids) {
+        int h = model.hidden();
         String x = g.op("Gather", Attrs.none().i("axis", 0), weight(TensorNames.EMBEDDINGS, model.vocab(), h), ids);
         x = reshape(x, -1, h);
+        probe(Probes.EMBED, x, h);
+        return x;
+    }
 
-        for (LayerSpec layer : model.layers()) {
-            int i = layer.index();
-            String normed = rmsNorm(x, weight(TensorNames.layerNorm(i), h), eps);
-            String mixed = switch (layer.kind()) {
-                case MAMBA -> new MambaMixer(this, layer, options.mamba()).build(normed);
-                case ATTENTION -> attention(layer, normed);
-                case MLP -> mlp(layer, normed);
-            };
-            x = g.op("Add", Attrs.none(), x, mixed);
-        }
+    /** x = x + mixer(RMSNorm(x)). */
+    private String layer(LayerSpec layer, String x) {
+        int i = layer.index();
+        int h = model.hidden();
+        String normed = rmsNorm(x, weight(TensorNames.layerNorm(i), h), (float) model.config().layerNormEpsilon());
+        probe(Probes.norm(i), normed, h);
+        String mixed = switch (layer.kind()) {
+            case MAMBA -> new MambaMixer(this, layer, options.mamba()).build(normed);
+            case ATTENTION -> attention(layer, normed);
+            case MLP -> mlp(layer, normed);
+        };
+        String out = g.op("Add", Attrs.none(), x, mixed);
+        probe(Probes.hidden(i), out, h);
+        return out;
+    }
 
-        String normed = rmsNorm(x, weight(TensorNames.NORM_F, h), eps);
+    /** logits = lm_head(RMSNorm_f(x)), as [batch, seq, V]. */
+    private void head(String x) {
+        int h = model.hidden();
+        String normed = rmsNorm(x, weight(TensorNames.NORM_F, h), (float) model.config().layerNormEpsilon());
+        probe(Probes.NORM_F, normed, h);
         String lmHead = model.tied() ? TensorNames.EMBEDDINGS : TensorNames.LM_HEAD;
-        String logits2d = linear(normed, weight(lmHead, model.vocab(), h)); // [T, V]
-        g.opNamed("", "Reshape", List.of(logits2d, withBatchSeq(model.vocab())), List.of(StateNames.LOGITS), Attrs.none());
-        g.output(StateNames.LOGITS, ElemType.FLOAT, "batch", "seq", (long) model.vocab());
+        named(linear(normed, weight(lmHead, model.vocab(), h)), StateNames.LOGITS, model.vocab()); // [T, V]
+    }
+
+    /** With probes on, [T, width] becomes the graph output {@code name} [batch, seq, width]. */
+    void probe(String name, String x, long width) {
+        if (options.probes()) {
+            named(x, name, width);
+        }
+    }
+
+    /** [T, width] as the graph output {@code name} [batch, seq, width]. */
+    private void named(String x, String name, long width) {
+        g.opNamed("", "Reshape", List.of(x, withBatchSeq(width)), List.of(name), Attrs.none());
+        g.output(name, ElemType.FLOAT, "batch", "seq", width);
     }
 
     /** GQA attention: q [T, heads·hd], k and v [T, kv·hd]; the KV cache in BNSH layout. */
@@ -98,7 +158,9 @@ public final class NemotronHGraph {
         g.output(presentK, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
         g.output(presentV, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
         // [batch, seq, heads·hd] → [T, heads·hd] → o_proj [H, heads·hd]
-        return linear(reshape(y, -1, (long) heads * hd), weight(TensorNames.oProj(i), h, (long) heads * hd));
+        String attnOut = reshape(y, -1, (long) heads * hd);
+        probe(Probes.attention(i), attnOut, (long) heads * hd);
+        return linear(attnOut, weight(TensorNames.oProj(i), h, (long) heads * hd));
     }
 
     /** down_proj(relu(up_proj(x))²). */
@@ -108,6 +170,7 @@ public final class NemotronHGraph {
         String up = linear(u, weight(TensorNames.upProj(i), layer.ffn(), h)); // [T, F]
         String r = g.op("Relu", Attrs.none(), up);
         String sq = g.op("Mul", Attrs.none(), r, r);
+        probe(Probes.ffn(i), sq, layer.ffn());
         return linear(sq, weight(TensorNames.downProj(i), h, layer.ffn())); // [T, H]
     }
 
