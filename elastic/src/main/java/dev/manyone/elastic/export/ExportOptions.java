@@ -13,21 +13,37 @@ import java.util.Locale;
  * @param weights   FP32, or FP16 (weights stored in half precision and cast to fp32 inside the graph: half the
  *                  file size; computation stays fp32 because ONNX Runtime's CPU LinearAttention is fp32-only)
  * @param probes    also output the activations importance estimation reads ({@link Probes})
+ * @param attention STANDARD: ONNX {@code Attention} (opset 23, is_causal); GQA: com.microsoft
+ *                  {@code GroupQueryAttention} (no rotary). Both keep the KV cache in [batch, kv_heads, seq, head_dim].
  */
-public record ExportOptions(Mamba mamba, Weights weights, boolean probes) {
+public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attention attention) {
 
     public enum Mamba { CONTRIB, PORTABLE }
 
     public enum Weights { FP32, FP16 }
 
+    public enum Attention { STANDARD, GQA }
+
     public static final ExportOptions DEFAULT = new ExportOptions(Mamba.CONTRIB, Weights.FP32);
 
     public ExportOptions(Mamba mamba, Weights weights) {
-        this(mamba, weights, false);
+        this(mamba, weights, false, Attention.STANDARD);
     }
 
     public ExportOptions withProbes() {
-        return new ExportOptions(mamba, weights, true);
+        return new ExportOptions(mamba, weights, true, attention);
+    }
+
+    public ExportOptions withAttention(Attention a) {
+        return new ExportOptions(mamba, weights, probes, a);
+    }
+
+    public static Attention attention(String text) {
+        return switch (text.toLowerCase(Locale.ROOT)) {
+            case "standard" -> Attention.STANDARD;
+            case "gqa" -> Attention.GQA;
+            default -> throw new FormatException(null, "--attention: expected standard or gqa, found '" + text + "'");
+        };
     }
 
     public static Mamba mamba(String text) {

@@ -7,6 +7,7 @@ import dev.manyone.elastic.TensorNames;
 import dev.manyone.formats.onnx.Attrs;
 import dev.manyone.formats.onnx.ElemType;
 import dev.manyone.formats.onnx.GraphBuilder;
+import dev.manyone.formats.onnx.OpSchemas;
 
 import java.util.List;
 
@@ -152,9 +153,26 @@ public final class NemotronHGraph {
         String y = g.unusedName("attn" + i);
         String presentK = StateNames.present(pastK);
         String presentV = StateNames.present(pastV);
-        // Attention-23: Q, K, V, attn_mask (none), past_key, past_value → Y, present_key, present_value
-        g.opNamed("", "Attention", List.of(q, k, v, "", pastK, pastV), List.of(y, presentK, presentV), Attrs.none()
-                .i("q_num_heads", heads).i("kv_num_heads", kv).i("is_causal", 1).f("scale", (float) (1 / Math.sqrt(hd))));
+        float scale = (float) (1 / Math.sqrt(hd));
+        if (options.attention() == ExportOptions.Attention.STANDARD) {
+            // Attention-23: Q, K, V, attn_mask (none), past_key, past_value → Y, present_key, present_value;
+            // the causal mask is bottom-right aligned, so new token t sees the past and tokens ≤ t
+            g.opNamed("", "Attention", List.of(q, k, v, "", pastK, pastV), List.of(y, presentK, presentV), Attrs.none()
+                    .i("q_num_heads", heads).i("kv_num_heads", kv).i("is_causal", 1).f("scale", scale));
+        } else {
+            // GroupQueryAttention: seqlens_k = total_len − 1 per sequence (int32 [batch]), total_sequence_length
+            // (int32 scalar); no rotary (Nemotron-H has no position embedding)
+            String past = g.op("Shape", Attrs.none().i("start", 2).i("end", 3), pastK);                // [1]
+            String seq = g.op("Shape", Attrs.none().i("start", 1).i("end", 2), q);                     // [1]
+            String total = g.op("Add", Attrs.none(), past, seq);
+            String batch = g.op("Shape", Attrs.none().i("start", 0).i("end", 1), q);                   // [1]
+            String lens = g.op("Expand", Attrs.none(), g.op("Sub", Attrs.none(), total, g.constantInt64("one", 1)), batch);
+            String lens32 = g.op("Cast", Attrs.none().i("to", ElemType.INT32.code()), lens);
+            String total32 = g.op("Cast", Attrs.none().i("to", ElemType.INT32.code()),
+                    g.op("Reshape", Attrs.none(), total, g.constantInt64("scalar_shape")));
+            g.opNamed(OpSchemas.MICROSOFT, "GroupQueryAttention", List.of(q, k, v, pastK, pastV, lens32, total32),
+                    List.of(y, presentK, presentV), Attrs.none().i("num_heads", heads).i("kv_num_heads", kv).f("scale", scale));
+        }
         g.output(presentK, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
         g.output(presentV, ElemType.FLOAT, "batch", (long) kv, "total_seq", (long) hd);
         // [batch, seq, heads·hd] → [T, heads·hd] → o_proj [H, heads·hd]

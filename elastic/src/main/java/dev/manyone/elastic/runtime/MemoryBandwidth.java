@@ -24,13 +24,14 @@ import java.util.stream.Stream;
  *
  * <p>Method: an off-heap buffer of {@link #defaultBufferBytes()} (at least 1 GiB and at least 8× the largest CPU
  * cache, so that a pass cannot be served from cache; at most a quarter of physical memory) is split into one
- * contiguous slice per core. One thread per core first writes its own slice (so every page is really backed, on
- * the thread's NUMA node) and then, in each pass, reads its slice sequentially as 8-byte words into four
- * independent sums (so loads are not serialised on one add chain). A pass starts and ends at a barrier shared by
- * all threads; its bandwidth is buffer bytes ÷ wall time from the first thread's start to the last thread's end.
- * The figure is the best of a few passes (at least 2, at most 5, fewer after ~2 s): the machine's attainable read
- * bandwidth, not an average that includes interference. Writes are not counted; a decode step reads weights and
- * writes little.
+ * contiguous slice per core. One thread per core first writes its own slice with a non-zero byte (so every page is
+ * really backed, on the thread's NUMA node, and not the shared zero page), compiles its read loop on a cache-sized
+ * head of the slice, and reads the whole slice once untimed. Then, in each timed pass, every thread reads its slice
+ * sequentially as 8-byte words into four independent sums (so loads are not serialised on one add chain). A pass
+ * starts and ends at a barrier shared by all threads; its bandwidth is buffer bytes ÷ wall time from the common
+ * start to the last thread's end. The figure is the best of a few passes (at least 2, at most 5, no new pass after
+ * ~2 s): the attainable read bandwidth, not an average that includes interference. Writes are not counted; a decode
+ * step reads weights and writes little.
  *
  * <p>The buffer lives outside the Java heap ({@code sun.misc.Unsafe.allocateMemory}, looked up reflectively) so
  * that neither {@code -Xmx} nor {@code -XX:MaxDirectMemorySize} limits it, and is freed before returning. If
@@ -47,17 +48,19 @@ public final class MemoryBandwidth {
     private static final int MIN_PASSES = 2;
     private static final int MAX_PASSES = 5;
     private static final double PASS_BUDGET_SECONDS = 2.0;
+    private static final long WARM_BYTES = 64 << 10;
+    private static final int WARM_CALLS = 2000;
 
     private static final MethodHandle ALLOCATE;
     private static final MethodHandle FREE;
     private static final MethodHandle GET_LONG;
-    private static final MethodHandle PUT_LONG;
+    private static final MethodHandle SET_MEMORY;
 
     static {
         MethodHandle allocate = null;
         MethodHandle free = null;
         MethodHandle get = null;
-        MethodHandle put = null;
+        MethodHandle set = null;
         try {
             Class<?> c = Class.forName("sun.misc.Unsafe");
             Field f = c.getDeclaredField("theUnsafe");
@@ -67,14 +70,15 @@ public final class MemoryBandwidth {
             allocate = lookup.findVirtual(c, "allocateMemory", MethodType.methodType(long.class, long.class)).bindTo(unsafe);
             free = lookup.findVirtual(c, "freeMemory", MethodType.methodType(void.class, long.class)).bindTo(unsafe);
             get = lookup.findVirtual(c, "getLong", MethodType.methodType(long.class, long.class)).bindTo(unsafe);
-            put = lookup.findVirtual(c, "putLong", MethodType.methodType(void.class, long.class, long.class)).bindTo(unsafe);
+            set = lookup.findVirtual(c, "setMemory", MethodType.methodType(void.class, long.class, long.class, byte.class))
+                    .bindTo(unsafe);
         } catch (ReflectiveOperationException | RuntimeException e) {
             allocate = null;
         }
         ALLOCATE = allocate;
         FREE = allocate == null ? null : free;
         GET_LONG = allocate == null ? null : get;
-        PUT_LONG = allocate == null ? null : put;
+        SET_MEMORY = allocate == null ? null : set;
     }
 
     /** Keeps the sums observable so the JIT cannot drop the reads. */
@@ -178,12 +182,9 @@ public final class MemoryBandwidth {
         long total = perThread * threads;
         long base = allocate(total);
         try {
-            Timing timing = timePasses(threads, t -> {
+            Timing timing = timePasses(threads, perThread, t -> fillOffHeap(base + t * perThread, perThread), (t, bytes) -> {
                 long start = base + t * perThread;
-                fillOffHeap(start, start + perThread);
-            }, t -> {
-                long start = base + t * perThread;
-                return sumOffHeap(start, start + perThread);
+                return sumOffHeap(start, start + bytes);
             });
             return new Result(total / timing.bestSeconds(), total, threads, timing.passes(), largestCacheBytes(), "off-heap");
         } finally {
@@ -207,11 +208,9 @@ public final class MemoryBandwidth {
         }
     }
 
-    private static void fillOffHeap(long from, long to) {
+    private static void fillOffHeap(long from, long bytes) {
         try {
-            for (long p = from; p < to; p += 8) {
-                PUT_LONG.invokeExact(p, p);
-            }
+            SET_MEMORY.invokeExact(from, bytes, (byte) 0x5A); // non-zero: every page really backed
         } catch (Throwable e) {
             throw new IllegalStateException(e);
         }
@@ -257,18 +256,19 @@ public final class MemoryBandwidth {
         }
         long perSlice = per;
         long total = perSlice * threads;
-        Timing timing = timePasses(threads, t -> {
+        Timing timing = timePasses(threads, perSlice, t -> {
             ByteBuffer b = slices.get(t);
             for (int i = 0; i + 8 <= b.capacity(); i += 8) {
                 b.putLong(i, i);
             }
-        }, t -> {
+        }, (t, bytes) -> {
             ByteBuffer b = slices.get(t);
+            int end = (int) Math.min(bytes, b.capacity());
             long s0 = 0;
             long s1 = 0;
             long s2 = 0;
             long s3 = 0;
-            for (int i = 0; i + 32 <= b.capacity(); i += 32) {
+            for (int i = 0; i + 32 <= end; i += 32) {
                 s0 += b.getLong(i);
                 s1 += b.getLong(i + 8);
                 s2 += b.getLong(i + 16);
@@ -285,15 +285,19 @@ public final class MemoryBandwidth {
         void fill(int thread);
     }
 
+    /** Sums the first {@code bytes} of a thread's slice. */
     private interface Read {
-        long read(int thread);
+        long read(int thread, long bytes);
     }
 
     private record Timing(double bestSeconds, int passes) {
     }
 
-    /** Fills and reads once (warm-up), then times read passes of all threads between barriers. */
-    private static Timing timePasses(int threads, Fill fill, Read read) {
+    /**
+     * Fills every slice, warms up the JIT on a cache-resident part and reads once (untimed), then times read passes
+     * of all threads between barriers.
+     */
+    private static Timing timePasses(int threads, long sliceBytes, Fill fill, Read read) {
         CyclicBarrier barrier = new CyclicBarrier(threads + 1);
         long[] sums = new long[threads];
         AtomicReference<Throwable> failure = new AtomicReference<>();
@@ -305,14 +309,18 @@ public final class MemoryBandwidth {
             Thread w = new Thread(() -> {
                 try {
                     fill.fill(id);
-                    sums[id] += read.read(id); // warm-up pass: JIT, TLB, page faults
+                    long head = Math.min(sliceBytes, WARM_BYTES);
+                    for (int i = 0; i < WARM_CALLS; i++) {
+                        sums[id] += read.read(id, head); // compile the read loop before it is timed
+                    }
+                    sums[id] += read.read(id, sliceBytes); // untimed pass: TLB, first-touch effects
                     barrier.await();
                     while (true) {
                         barrier.await(); // start of a pass
                         if (stop.get()) {
                             return;
                         }
-                        sums[id] += read.read(id);
+                        sums[id] += read.read(id, sliceBytes);
                         barrier.await(); // end of the pass
                     }
                 } catch (InterruptedException | BrokenBarrierException e) {

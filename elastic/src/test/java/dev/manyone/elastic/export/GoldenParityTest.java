@@ -23,12 +23,14 @@ class GoldenParityTest {
     static final double TOLERANCE = 1e-4;
 
     @ParameterizedTest
-    @CsvSource({"tiny-hybrid,CONTRIB", "tiny-hybrid,PORTABLE", "trained-hybrid,CONTRIB", "trained-hybrid,PORTABLE"})
-    void fp32MatchesGolden(String model, ExportOptions.Mamba mamba, @TempDir Path tmp) throws Exception {
+    @CsvSource({"tiny-hybrid,CONTRIB,STANDARD", "tiny-hybrid,PORTABLE,STANDARD", "tiny-hybrid,CONTRIB,GQA",
+        "trained-hybrid,CONTRIB,STANDARD", "trained-hybrid,PORTABLE,STANDARD", "trained-hybrid,PORTABLE,GQA"})
+    void fp32MatchesGolden(String model, ExportOptions.Mamba mamba, ExportOptions.Attention attention, @TempDir Path tmp)
+            throws Exception {
         Path dir = GoldenLogits.golden().resolve(model);
         Path out = tmp.resolve("onnx");
         try (Checkpoint cp = Checkpoint.open(dir)) {
-            OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), new ExportOptions(mamba, ExportOptions.Weights.FP32),
+            OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), new ExportOptions(mamba, ExportOptions.Weights.FP32).withAttention(attention),
                     out, false, Map.of("manyone.test", "golden"), List.of(), "test", Progress.NONE);
         }
         Path golden = dir.resolve("golden.safetensors");
@@ -40,7 +42,7 @@ class GoldenParityTest {
         try (OnnxDecoder decoder = OnnxDecoder.open(out, 0)) {
             float[][] ours = Evaluator.logits(decoder, ids, 0);
             double d = GoldenLogits.maxAbsDiff(ours, 0, seq, full, vocab);
-            System.out.printf("%s %s full sequence: max |diff| %.3g%n", model, mamba, d);
+            System.out.printf("%s %s %s full sequence: max |diff| %.3g%n", model, mamba, attention, d);
             assertTrue(d < TOLERANCE, "full sequence: " + d);
 
             float[][] traced = Evaluator.logits(decoder, ids, prefill);
@@ -58,7 +60,7 @@ class GoldenParityTest {
                 worst = Math.max(worst, ds);
                 assertTrue(ds < TOLERANCE, "decode step " + k + ": " + ds);
             }
-            System.out.printf("%s %s decode trace: max |diff| %.3g%n", model, mamba, worst);
+            System.out.printf("%s %s %s decode trace: max |diff| %.3g%n", model, mamba, attention, worst);
         }
     }
 }
