@@ -86,6 +86,22 @@ class ExportEvalCommandTest {
         JsonNode g = Surgery.JSON.readTree(run.out());
         assertTrue(g.get("ids").size() >= 1 && g.get("ids").size() <= 5, run.toString());
         assertTrue(g.get("decode_tokens_per_second").asDouble() >= 0);
+
+        // text in and out: the byte-level tokenizer maps text to its UTF-8 bytes, the trained model's vocabulary
+        Path tokenizer = Path.of("../test-data/tokenizers/byte-level/tokenizer.json");
+        CliRun text = CliRun.of("run", onnx.toString(), "--prompt", "def main(", "--tokenizer", tokenizer.toString(),
+                "--max-new-tokens", "12", "--json");
+        assertEquals(0, text.code(), text.toString());
+        JsonNode t = Surgery.JSON.readTree(text.out());
+        assertEquals(9, t.get("prompt_tokens").asInt()); // "def main(" is 9 bytes
+        byte[] bytes = new byte[t.get("ids").size()];
+        for (int i = 0; i < bytes.length; i++) {
+            bytes[i] = (byte) t.get("ids").get(i).asInt();
+        }
+        assertEquals(new String(bytes, java.nio.charset.StandardCharsets.UTF_8), t.get("text").asText());
+        CliRun noTokenizer = CliRun.of("run", onnx.toString(), "--prompt", "x");
+        assertEquals(2, noTokenizer.code(), noTokenizer.toString());
+        assertTrue(noTokenizer.err().contains("tokenizer.json"), noTokenizer.toString());
     }
 
     @Test
