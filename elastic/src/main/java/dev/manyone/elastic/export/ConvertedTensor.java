@@ -1,5 +1,6 @@
 package dev.manyone.elastic.export;
 
+import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.formats.DType;
 import dev.manyone.formats.Precision;
 import dev.manyone.formats.TensorInfo;
@@ -13,7 +14,8 @@ import java.nio.channels.WritableByteChannel;
 
 /**
  * A checkpoint tensor converted to F32 or F16 while it is written, one chunk at a time (BF16 → F32 is exact;
- * → F16 rounds to nearest even). Nothing is held beyond one chunk.
+ * → F16 rounds to nearest even). Nothing is held beyond one chunk; the source is read by positional reads, so the
+ * process's resident memory does not grow with the model.
  */
 final class ConvertedTensor implements TensorData {
     private static final int CHUNK_ELEMENTS = 1 << 20;
@@ -42,16 +44,21 @@ final class ConvertedTensor implements TensorData {
         long n = tensor.elementCount();
         int inSize = tensor.dtype().size();
         float[] floats = new float[(int) Math.min(CHUNK_ELEMENTS, n)];
+        ByteBuffer in = ByteBuffer.allocateDirect(floats.length * inSize).order(ByteOrder.LITTLE_ENDIAN);
         ByteBuffer buf = ByteBuffer.allocate(floats.length * target.size()).order(ByteOrder.LITTLE_ENDIAN);
-        for (long first = 0; first < n; first += floats.length) {
-            int count = (int) Math.min(floats.length, n - first);
-            ByteBuffer in = source.bytes(tensor, first * inSize, count * inSize);
-            Precision.toFloats(in, tensor.dtype(), floats, 0, count);
-            buf.clear();
-            Precision.fromFloats(floats, 0, count, target, buf);
-            buf.flip();
-            while (buf.hasRemaining()) {
-                out.write(buf);
+        try (TensorReader reader = new TensorReader()) {
+            for (long first = 0; first < n; first += floats.length) {
+                int count = (int) Math.min(floats.length, n - first);
+                in.clear().limit(count * inSize);
+                reader.read(tensor, first * inSize, in);
+                in.flip();
+                Precision.toFloats(in, tensor.dtype(), floats, 0, count);
+                buf.clear();
+                Precision.fromFloats(floats, 0, count, target, buf);
+                buf.flip();
+                while (buf.hasRemaining()) {
+                    out.write(buf);
+                }
             }
         }
     }

@@ -1,6 +1,8 @@
 package dev.manyone.elastic.slice;
 
+import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.formats.AtomicDirectory;
 import dev.manyone.formats.CheckpointWriter;
 import dev.manyone.formats.FormatException;
@@ -9,7 +11,6 @@ import dev.manyone.formats.TensorInfo;
 import dev.manyone.formats.TensorSpec;
 
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -18,66 +19,121 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * Writes a child as a Hugging Face checkpoint: config.json, sharded safetensors (+ index) in the parent's dtype
- * with the parent's stored bits sliced, and the parent's side files copied unchanged. Streaming: one tensor
- * slice in memory at a time. Atomic: the directory appears only when complete.
+ * Writes children as Hugging Face checkpoints: config.json, sharded safetensors (+ index) in the parent's dtype
+ * with the parent's stored bits sliced, and the parent's side files copied unchanged. Several children are written
+ * in one pass over the parent: each parent tensor is read once and every child that keeps part of it gets its
+ * slice. Streaming (one block of one tensor in memory per child) and atomic (each directory appears only when
+ * complete; if any child fails, none is written).
  */
 public final class Extractor {
     private Extractor() {
     }
 
+    /** One child to write. */
+    public record Target(SlicePlan plan, Path dir, Map<String, String> provenance) {
+    }
+
     /** Result figures of one extraction. */
-    public record Result(Path output, long params, long bytesRead, long bytesWritten, int tensors) {
+    public record Result(List<Path> outputs, long params, long bytesRead, long bytesWritten, int tensors) {
     }
 
     /** Parent files that describe the parent's elasticity and do not belong in a child. */
-    static final Set<String> ELASTIC_METADATA = Set.of("rankings.json", "elastic.json");
+    static final Set<String> ELASTIC_METADATA = Set.of("rankings.json", "elastic.json", "elastic.safetensors");
 
     public static Result writeHuggingFace(Checkpoint parent, SlicePlan plan, Path target, boolean overwrite,
                                           long maxShardBytes, Map<String, String> provenance, Progress progress) throws IOException {
-        List<TensorSpec> specs = new ArrayList<>();
-        List<TensorInfo> sources = new ArrayList<>();
+        return writeHuggingFace(parent, List.of(new Target(plan, target, provenance)), overwrite, maxShardBytes, progress);
+    }
+
+    /** Writes every target in one pass over the parent's tensors. */
+    public static Result writeHuggingFace(Checkpoint parent, List<Target> targets, boolean overwrite, long maxShardBytes,
+                                          Progress progress) throws IOException {
+        // per child: its tensors keyed by parent tensor name, and its writer plan in its own (canonical) order
+        List<Map<String, TensorSlice>> byParent = new ArrayList<>();
+        List<List<TensorSpec>> specs = new ArrayList<>();
         long total = 0;
-        for (TensorSlice t : plan.tensors()) {
-            TensorInfo src = parent.tensors().require(t.parentName());
-            if (!src.dtype().isFloatingPoint()) {
-                throw new FormatException(src.file(), src.name(), "expected a floating-point weight, found " + src.dtype());
+        long params = 0;
+        int tensors = 0;
+        for (Target t : targets) {
+            Map<String, TensorSlice> map = new LinkedHashMap<>();
+            List<TensorSpec> plan = new ArrayList<>();
+            for (TensorSlice s : t.plan().tensors()) {
+                TensorInfo src = parent.tensors().require(s.parentName());
+                if (!src.dtype().isFloatingPoint()) {
+                    throw new FormatException(src.file(), src.name(), "expected a floating-point weight, found " + src.dtype());
+                }
+                map.put(s.parentName(), s);
+                TensorSpec spec = new TensorSpec(s.name(), src.dtype(), s.shape());
+                plan.add(spec);
+                total += spec.byteSize();
             }
-            sources.add(src);
-            TensorSpec spec = new TensorSpec(t.name(), src.dtype(), t.shape());
-            specs.add(spec);
-            total += spec.byteSize();
+            byParent.add(map);
+            specs.add(plan);
+            params += t.plan().params();
+            tensors += plan.size();
         }
-        Map<String, String> metadata = new LinkedHashMap<>();
-        metadata.put("format", "pt");
-        metadata.putAll(provenance);
         long read = 0;
         progress.start("extract", total);
-        try (AtomicDirectory out = AtomicDirectory.create(target, overwrite)) {
-            plan.config().write(out.path().resolve("config.json"));
-            copySideFiles(parent, out.path());
-            SliceCopier copier = new SliceCopier();
-            try (CheckpointWriter writer = CheckpointWriter.create(out.path(), specs, metadata, maxShardBytes)) {
-                for (int k = 0; k < specs.size(); k++) {
-                    read += copier.copy(parent.tensors(), sources.get(k), plan.tensors().get(k), writer);
-                    progress.advance(specs.get(k).byteSize());
-                }
-                writer.finish();
+        List<AtomicDirectory> dirs = new ArrayList<>();
+        List<CheckpointWriter> writers = new ArrayList<>();
+        try (TensorReader reader = new TensorReader()) {
+            for (int c = 0; c < targets.size(); c++) {
+                Target t = targets.get(c);
+                AtomicDirectory dir = AtomicDirectory.create(t.dir(), overwrite);
+                dirs.add(dir);
+                t.plan().config().write(dir.path().resolve("config.json"));
+                copySideFiles(parent, dir.path());
+                Map<String, String> metadata = new LinkedHashMap<>();
+                metadata.put("format", "pt");
+                metadata.putAll(t.provenance());
+                writers.add(CheckpointWriter.create(dir.path(), specs.get(c), metadata, maxShardBytes));
             }
-            out.commit();
+            SliceCopier copier = new SliceCopier(reader);
+            // the parent's canonical order; each child's tensors come in the same relative order (layers renumbered)
+            for (ExpectedTensor e : parent.model().expectedTensors()) {
+                TensorInfo src = null;
+                long tensorRead = 0; // children after the first re-read this tensor from the page cache, not the disk
+                for (int c = 0; c < targets.size(); c++) {
+                    TensorSlice s = byParent.get(c).get(e.name());
+                    if (s == null) {
+                        continue;
+                    }
+                    src = src == null ? parent.tensors().require(e.name()) : src;
+                    tensorRead = Math.max(tensorRead, copier.copy(parent.tensors(), src, s, writers.get(c)));
+                    progress.advance(s.elementCount() * src.dtype().size());
+                }
+                read += tensorRead;
+            }
+            for (CheckpointWriter w : writers) {
+                w.finish();
+            }
+            for (CheckpointWriter w : writers) {
+                w.close();
+            }
+            writers.clear();
+            for (AtomicDirectory d : dirs) {
+                d.commit();
+            }
+        } finally {
+            for (CheckpointWriter w : writers) {
+                w.close();
+            }
+            for (AtomicDirectory d : dirs) {
+                d.close();
+            }
         }
         progress.done();
-        return new Result(target, plan.params(), read, total, specs.size());
+        return new Result(targets.stream().map(Target::dir).toList(), params, read, total, tensors);
     }
 
     private static void copySideFiles(Checkpoint parent, Path to) throws IOException {
-        for (Path f : childSideFiles(parent)) {
-            Files.copy(f, to.resolve(f.getFileName().toString()));
+        for (Checkpoint.SideFile f : childSideFiles(parent)) {
+            f.copyTo(to.resolve(f.name()));
         }
     }
 
     /** The parent's side files that belong in a child: all but the elastic metadata. */
-    public static List<Path> childSideFiles(Checkpoint parent) {
-        return parent.sideFiles().stream().filter(f -> !ELASTIC_METADATA.contains(f.getFileName().toString())).toList();
+    public static List<Checkpoint.SideFile> childSideFiles(Checkpoint parent) {
+        return parent.sideFileEntries().stream().filter(f -> !ELASTIC_METADATA.contains(f.name())).toList();
     }
 }

@@ -1,5 +1,6 @@
 package dev.manyone.elastic.slice;
 
+import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.elastic.export.WeightSource;
 import dev.manyone.formats.DType;
 import dev.manyone.formats.Precision;
@@ -45,11 +46,10 @@ public final class SlicedWeights implements WeightSource {
 
             @Override
             public void writeTo(WritableByteChannel out) throws IOException {
-                TensorSlice s = slice.whole() ? new TensorSlice(slice.name(), slice.parentName(), slice.shape(),
-                        Selection.range(0, (int) src.dim(0)), null) : slice;
                 float[] floats = new float[SliceCopier.BUFFER_BYTES / src.dtype().size()];
                 ByteBuffer converted = ByteBuffer.allocate(floats.length * target.size()).order(ByteOrder.LITTLE_ENDIAN);
-                new SliceCopier().gather(parent, src, s, chunk -> {
+                try (TensorReader reader = new TensorReader()) {
+                    new SliceCopier(reader).gather(src, slice, chunk -> {
                     while (chunk.hasRemaining()) {
                         int count = Math.min(floats.length, chunk.remaining() / src.dtype().size());
                         Precision.toFloats(chunk, src.dtype(), floats, 0, count);
@@ -60,7 +60,8 @@ public final class SlicedWeights implements WeightSource {
                             out.write(converted);
                         }
                     }
-                });
+                    });
+                }
             }
         };
     }
