@@ -57,8 +57,10 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--spec", paramLabel = "FILE", description = "Child spec JSON, or a rankings.json with children (then --child).")
     Path specFile;
 
-    @Option(names = "--child", paramLabel = "NAME", description = "Which child of a rankings.json-shaped --spec file.")
-    String child;
+    @Option(names = "--child", split = ",", paramLabel = "NAME[,NAME]",
+            description = "Which child (or children) of a rankings.json-shaped --spec file. Several children are written "
+                    + "to DIR/NAME in one pass over the parent.")
+    List<String> children;
 
     @Option(names = "--rankings", paramLabel = "FILE", description = "Rankings JSON (rankings.json or its 'rankings' object).")
     Path rankingsFile;
@@ -118,57 +120,107 @@ final class ExtractCommand implements Callable<Integer> {
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
             cp.model().check(cp.tensors());
-            ChildSpec childSpec = childSpec(model);
             Rankings rankings = rankings(model);
             if (rankings.identity()) {
                 spec.commandLine().getErr().println("manyone: warning: no rankings given; keeping the first channels, heads, "
                         + "neurons and layers (identity order). Pass --rankings FILE for a meaningful child.");
             }
-            SlicePlan plan = SlicePlan.of(model, childSpec, rankings, specFile);
-            Map<String, String> provenance = new LinkedHashMap<>();
-            provenance.put("manyone.version", Version.get());
-            provenance.put("manyone.parent", parent.toAbsolutePath().normalize().getFileName().toString());
-            provenance.put("manyone.router_trained", "false");
-            Progress progress = ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress);
+            // every child is planned (and every impossible spec refused) before anything is written
+            Map<String, ChildSpec> requested = childSpecs(model);
+            boolean several = requested.size() > 1;
             boolean both = wanted.size() == 2;
-            Path hfDir = both ? output.resolve("hf") : output;
-            Path onnxDir = both ? output.resolve("onnx") : output;
-            if (both) {
+            List<Extractor.Target> targets = new ArrayList<>();
+            for (Map.Entry<String, ChildSpec> e : requested.entrySet()) {
+                SlicePlan plan = SlicePlan.of(model, e.getValue(), rankings, specFile);
+                Map<String, String> provenance = new LinkedHashMap<>();
+                provenance.put("manyone.version", Version.get());
+                provenance.put("manyone.parent", cp.name());
+                provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName().toString()
+                        + (e.getKey().isEmpty() ? "" : "#" + e.getKey()));
+                provenance.put("manyone.router_trained", "false");
+                Path base = several ? output.resolve(e.getKey()) : output;
+                targets.add(new Extractor.Target(plan, base, provenance));
+            }
+            Progress progress = ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress);
+            if (several || both) {
                 Files.createDirectories(output);
             }
-            long params = plan.params();
+            for (Extractor.Target t : targets) {
+                if (several && both) {
+                    Files.createDirectories(t.dir());
+                }
+            }
             long bytesWritten = 0;
             if (wanted.contains("hf")) {
-                bytesWritten += Extractor.writeHuggingFace(cp, plan, hfDir, force, shardBytes, provenance, progress).bytesWritten();
+                List<Extractor.Target> hf = targets.stream()
+                        .map(t -> new Extractor.Target(t.plan(), both ? t.dir().resolve("hf") : t.dir(), t.provenance())).toList();
+                bytesWritten += Extractor.writeHuggingFace(cp, hf, force, shardBytes, progress).bytesWritten(); // one pass
             }
             if (wanted.contains("onnx")) {
-                provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName().toString()
-                        + (child == null ? "" : "#" + child));
-                OnnxExporter.Result o = OnnxExporter.export(ModelDescription.of(plan.config()), new SlicedWeights(cp.tensors(), plan),
-                        exportOptions, onnxDir, force, provenance, Extractor.childSideFiles(cp), Version.get(), progress);
-                bytesWritten += o.onnxBytes() + o.dataBytes();
+                for (Extractor.Target t : targets) {
+                    OnnxExporter.Result o = OnnxExporter.export(ModelDescription.of(t.plan().config()),
+                            new SlicedWeights(cp.tensors(), t.plan()), exportOptions, both ? t.dir().resolve("onnx") : t.dir(),
+                            force, new LinkedHashMap<>(t.provenance()), Extractor.childSideFiles(cp), Version.get(), progress);
+                    bytesWritten += o.onnxBytes() + o.dataBytes();
+                }
             }
-            long parentParams = model.params().total();
-            if (json) {
-                ObjectNode o = Json.object();
-                o.put("output", output.toString());
-                o.put("formats", String.join(",", wanted));
-                o.put("params", params);
-                o.put("parent_params", parentParams);
-                o.put("fraction", Math.round(1e4 * params / (double) parentParams) / 1e4);
-                o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
-                o.put("hidden_size", plan.config().hiddenSize());
-                o.put("tensors", plan.tensors().size());
-                o.put("bytes_written", bytesWritten);
-                o.put("rankings", rankings.identity() ? "identity" : "given");
-                spec.commandLine().getOut().println(Json.write(o));
-            } else {
-                spec.commandLine().getOut().printf("wrote %s (%s): %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
-                        output, String.join(",", wanted), params, 100.0 * params / parentParams, plan.parentLayers().size(),
-                        plan.config().hybridOverridePattern(), plan.config().hiddenSize());
-            }
+            print(model, wanted, targets, bytesWritten, rankings);
         }
         return Main.OK;
+    }
+
+    private void print(ModelDescription model, Set<String> wanted, List<Extractor.Target> targets, long bytesWritten,
+                       Rankings rankings) {
+        long parentParams = model.params().total();
+        if (json) {
+            ObjectNode o = Json.object();
+            o.put("output", output.toString());
+            o.put("formats", String.join(",", wanted));
+            o.put("parent_params", parentParams);
+            o.put("rankings", rankings.identity() ? "identity" : "given");
+            o.put("bytes_written", bytesWritten);
+            var children = o.putArray("children");
+            for (Extractor.Target t : targets) {
+                ObjectNode c = children.addObject();
+                describe(c, t, parentParams);
+            }
+            if (targets.size() == 1) {
+                describe(o, targets.get(0), parentParams);
+            }
+            spec.commandLine().getOut().println(Json.write(o));
+        } else {
+            for (Extractor.Target t : targets) {
+                SlicePlan plan = t.plan();
+                spec.commandLine().getOut().printf("wrote %s (%s): %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
+                        t.dir(), String.join(",", wanted), plan.params(), 100.0 * plan.params() / parentParams,
+                        plan.parentLayers().size(), plan.config().hybridOverridePattern(), plan.config().hiddenSize());
+            }
+        }
+    }
+
+    private static void describe(ObjectNode o, Extractor.Target t, long parentParams) {
+        SlicePlan plan = t.plan();
+        o.put("dir", t.dir().toString());
+        o.put("params", plan.params());
+        o.put("fraction", Math.round(1e4 * plan.params() / (double) parentParams) / 1e4);
+        o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
+        o.put("hidden_size", plan.config().hiddenSize());
+        o.put("tensors", plan.tensors().size());
+    }
+
+    /** The requested children by name ("" for a single unnamed child). */
+    private Map<String, ChildSpec> childSpecs(ModelDescription model) {
+        Map<String, ChildSpec> out = new LinkedHashMap<>();
+        if (specFile != null && children != null && children.size() > 1) {
+            for (String c : children) {
+                if (out.put(c, SpecFiles.readSpec(specFile, c)) != null) {
+                    throw new FormatException(specFile, "--child " + c + " is listed twice");
+                }
+            }
+            return out;
+        }
+        out.put(children == null ? "" : children.get(0), childSpec(model));
+        return out;
     }
 
     private ChildSpec childSpec(ModelDescription model) {
@@ -178,9 +230,9 @@ final class ExtractCommand implements Callable<Integer> {
             throw new FormatException(specFile, "give the child either as --spec or as width flags, not both");
         }
         if (specFile != null) {
-            return SpecFiles.readSpec(specFile, child);
+            return SpecFiles.readSpec(specFile, children == null ? null : children.get(0));
         }
-        if (child != null) {
+        if (children != null) {
             throw new FormatException(null, "--child needs a rankings.json-shaped --spec file");
         }
         if (!flags) {

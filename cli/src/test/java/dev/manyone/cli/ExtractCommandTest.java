@@ -54,6 +54,22 @@ class ExtractCommandTest {
     }
 
     @Test
+    void severalChildrenInOnePass() throws Exception {
+        Path out = tmp.resolve("family");
+        CliRun run = CliRun.of("extract", tiny().toString(), "--spec", tiny().resolve("rankings.json").toString(),
+                "--child", "6B-style,9B-style", "--format", "hf,onnx", "-o", out.toString(), "--json");
+        assertEquals(0, run.code(), run.toString());
+        JsonNode r = Surgery.JSON.readTree(run.out());
+        assertEquals(2, r.get("children").size());
+        assertEquals(155_832, r.get("children").get(0).get("params").asLong());
+        assertEquals(228_348, r.get("children").get(1).get("params").asLong()); // rankings.json children.9B-style.params
+        for (String c : new String[] {"6B-style", "9B-style"}) {
+            assertEquals(0, CliRun.of("inspect", out.resolve(c).resolve("hf").toString()).code(), c);
+            assertTrue(Files.exists(out.resolve(c).resolve("onnx").resolve("model.onnx")), c);
+        }
+    }
+
+    @Test
     void impossibleSpecWritesNothing() throws Exception {
         Path out = tmp.resolve("wide");
         CliRun run = CliRun.of("extract", tiny().toString(), "--ffn", "1000", "-o", out.toString());
