@@ -14,6 +14,9 @@ import dev.manyone.elastic.export.ExportOptions;
 import dev.manyone.elastic.export.OnnxExporter;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.Progress;
+import dev.manyone.router.Budgets;
+import dev.manyone.router.ChildRequest;
+import dev.manyone.router.Target;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -45,6 +48,8 @@ import java.util.concurrent.Callable;
             "are refused before anything is written. Schemas: docs/child-spec.md.",
             "",
             "Examples:",
+            "  manyone extract parent --budget 6B,9B -o children          (trained budgets, one pass)",
+            "  manyone extract parent --params 7.5B -o child               (any target; not router-trained)",
             "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
             "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child"})
 final class ExtractCommand implements Callable<Integer> {
@@ -64,6 +69,29 @@ final class ExtractCommand implements Callable<Integer> {
 
     @Option(names = "--rankings", paramLabel = "FILE", description = "Rankings JSON (rankings.json or its 'rankings' object).")
     Path rankingsFile;
+
+    @Option(names = "--budget", split = ",", paramLabel = "NAME[,NAME]",
+            description = "Trained budget(s) of an elastic parent (see 'manyone budgets'), chosen by its router. Several "
+                    + "budgets are written to DIR/NAME in one pass over the parent.")
+    List<String> budgets;
+
+    @Option(names = "--params", paramLabel = "N", description = "Untrained target: at most N parameters (e.g. 7.5B). "
+            + "The nested configuration that keeps the most importance mass is searched; the child is labelled not router-trained.")
+    String paramsTarget;
+
+    @Option(names = "--memory", paramLabel = "SIZE", description = "Untrained target: inference memory at most SIZE (e.g. 20GiB) "
+            + "for --context and --batch (weights + KV cache + Mamba state).")
+    String memoryTarget;
+
+    @Option(names = "--context", defaultValue = "4096", paramLabel = "TOKENS", description = "Context for --memory (default ${DEFAULT-VALUE}).")
+    long context;
+
+    @Option(names = "--batch", defaultValue = "1", paramLabel = "B", description = "Batch for --memory (default ${DEFAULT-VALUE}).")
+    int batch;
+
+    @Option(names = "--latency-ms", paramLabel = "MS", description = "Untrained target: decode-step latency at most MS, "
+            + "measured with ONNX Runtime on this machine (predicted from a scaled proxy for very large parents).")
+    Double latencyTarget;
 
     @Option(names = "--hidden", paramLabel = "N", description = "Hidden channels to keep.")
     Integer hidden;
@@ -120,25 +148,23 @@ final class ExtractCommand implements Callable<Integer> {
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
             cp.model().check(cp.tensors());
-            Rankings rankings = rankings(model);
+            // every child is planned (and every impossible spec refused) before anything is written
+            List<Request> requested = requests(model);
+            Rankings rankings = requested.get(0).rankings();
             if (rankings.identity()) {
                 spec.commandLine().getErr().println("manyone: warning: no rankings given; keeping the first channels, heads, "
                         + "neurons and layers (identity order). Pass --rankings FILE for a meaningful child.");
             }
-            // every child is planned (and every impossible spec refused) before anything is written
-            Map<String, ChildSpec> requested = childSpecs(model);
             boolean several = requested.size() > 1;
             boolean both = wanted.size() == 2;
             List<Extractor.Target> targets = new ArrayList<>();
-            for (Map.Entry<String, ChildSpec> e : requested.entrySet()) {
-                SlicePlan plan = SlicePlan.of(model, e.getValue(), rankings, specFile);
+            for (Request req : requested) {
+                SlicePlan plan = SlicePlan.of(model, req.spec(), req.rankings(), specFile);
                 Map<String, String> provenance = new LinkedHashMap<>();
                 provenance.put("manyone.version", Version.get());
                 provenance.put("manyone.parent", cp.name());
-                provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName().toString()
-                        + (e.getKey().isEmpty() ? "" : "#" + e.getKey()));
-                provenance.put("manyone.router_trained", "false");
-                Path base = several ? output.resolve(e.getKey()) : output;
+                provenance.putAll(req.provenance());
+                Path base = several ? output.resolve(req.name()) : output;
                 targets.add(new Extractor.Target(plan, base, provenance));
             }
             Progress progress = ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress);
@@ -208,24 +234,72 @@ final class ExtractCommand implements Callable<Integer> {
         o.put("tensors", plan.tensors().size());
     }
 
-    /** The requested children by name ("" for a single unnamed child). */
-    private Map<String, ChildSpec> childSpecs(ModelDescription model) {
-        Map<String, ChildSpec> out = new LinkedHashMap<>();
-        if (specFile != null && children != null && children.size() > 1) {
-            for (String c : children) {
-                if (out.put(c, SpecFiles.readSpec(specFile, c)) != null) {
-                    throw new FormatException(specFile, "--child " + c + " is listed twice");
+    /** One child to write: its name (its directory when there are several), spec, rankings and provenance. */
+    private record Request(String name, ChildSpec spec, Rankings rankings, Map<String, String> provenance) {
+    }
+
+    /** The requested children, from budgets / targets, a spec file or flags (exactly one of these). */
+    private List<Request> requests(ModelDescription model) {
+        int ways = (budgets != null ? 1 : 0) + (paramsTarget != null ? 1 : 0) + (memoryTarget != null ? 1 : 0)
+                + (latencyTarget != null ? 1 : 0);
+        if (ways > 1) {
+            throw new FormatException(null, "give one of --budget, --params, --memory, --latency-ms, not several");
+        }
+        List<Request> out = new ArrayList<>();
+        if (ways == 1) {
+            if (specFile != null || hasWidthFlags()) {
+                throw new FormatException(null, "give the child as a budget/target or as --spec/width flags, not both");
+            }
+            Budgets.Options options = Budgets.Options.defaults().withMemoryAt(batch, context)
+                    .withLog(m -> spec.commandLine().getErr().println("manyone: " + m));
+            List<Target> wantedTargets = new ArrayList<>();
+            if (budgets != null) {
+                budgets.forEach(b -> wantedTargets.add(Target.budget(b)));
+            } else if (paramsTarget != null) {
+                wantedTargets.add(Target.params(paramsTarget));
+            } else if (memoryTarget != null) {
+                wantedTargets.add(Target.memory(memoryTarget, context, batch));
+            } else {
+                wantedTargets.add(Target.latencyMs(latencyTarget));
+            }
+            Set<String> names = new TreeSet<>();
+            for (Target t : wantedTargets) {
+                ChildRequest r = Budgets.resolve(parent, model, t, options);
+                if (!names.add(r.label())) {
+                    throw new FormatException(null, "--budget " + r.label() + " is listed twice");
                 }
+                out.add(new Request(r.label(), r.spec(), r.rankings(), r.provenance()));
             }
             return out;
         }
-        out.put(children == null ? "" : children.get(0), childSpec(model));
+        Rankings rankings = rankings(model);
+        Map<String, String> provenance = new LinkedHashMap<>();
+        provenance.put("manyone.router_trained", "false");
+        if (specFile != null && children != null && children.size() > 1) {
+            Set<String> names = new TreeSet<>();
+            for (String c : children) {
+                if (!names.add(c)) {
+                    throw new FormatException(specFile, "--child " + c + " is listed twice");
+                }
+                Map<String, String> p = new LinkedHashMap<>(provenance);
+                p.put("manyone.child_spec", specFile.getFileName() + "#" + c);
+                out.add(new Request(c, SpecFiles.readSpec(specFile, c), rankings, p));
+            }
+            return out;
+        }
+        String name = children == null ? "" : children.get(0);
+        provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName() + (name.isEmpty() ? "" : "#" + name));
+        out.add(new Request(name, childSpec(model), rankings, provenance));
         return out;
     }
 
+    private boolean hasWidthFlags() {
+        return hidden != null || mambaHeads != null || mambaHeadDim != null || attentionHeads != null || ffn != null
+                || dropLayers != null;
+    }
+
     private ChildSpec childSpec(ModelDescription model) {
-        boolean flags = hidden != null || mambaHeads != null || mambaHeadDim != null || attentionHeads != null
-                || ffn != null || dropLayers != null;
+        boolean flags = hasWidthFlags();
         if (specFile != null && flags) {
             throw new FormatException(specFile, "give the child either as --spec or as width flags, not both");
         }
@@ -236,8 +310,8 @@ final class ExtractCommand implements Callable<Integer> {
             throw new FormatException(null, "--child needs a rankings.json-shaped --spec file");
         }
         if (!flags) {
-            throw new FormatException(null, "no child given: pass --spec FILE or width flags (--hidden, --mamba-heads, "
-                    + "--mamba-head-dim, --attention-heads, --ffn, --drop-layers)");
+            throw new FormatException(null, "no child given: pass --budget NAME, a target (--params, --memory, --latency-ms), "
+                    + "--spec FILE or width flags (--hidden, --mamba-heads, --mamba-head-dim, --attention-heads, --ffn, --drop-layers)");
         }
         Set<Integer> drop = new TreeSet<>(dropLayers == null ? List.of() : dropLayers);
         List<Integer> layers = new ArrayList<>();

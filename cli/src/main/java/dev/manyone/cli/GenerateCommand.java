@@ -5,6 +5,7 @@ import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.generate.ModelGenerator;
 import dev.manyone.elastic.generate.Presets;
+import dev.manyone.router.ElasticParentGenerator;
 import picocli.CommandLine.ArgGroup;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -23,7 +24,9 @@ import java.util.concurrent.Callable;
             "tiny-hybrid shape), example (the README's parent), nano-v2-9b and nano-v2-12b (the published",
             "Nemotron Nano V2 shapes: 17.8 GB and 24.6 GB). The output directory appears only when complete.",
             "",
-            "Example:  manyone generate --preset nano-v2-12b -o /data/nano-12b"})
+            "Examples:",
+            "  manyone generate --preset example --elastic -o parent     (with budgets and a router)",
+            "  manyone generate --preset nano-v2-12b -o /data/nano-12b"})
 final class GenerateCommand implements Callable<Integer> {
 
     static final class Source {
@@ -50,6 +53,10 @@ final class GenerateCommand implements Callable<Integer> {
     @Option(names = "--threads", defaultValue = "0", description = "Worker threads; 0 means one per core.")
     int threads;
 
+    @Option(names = "--elastic", description = "Also write elastic metadata (elastic.json + elastic.safetensors): budgets "
+            + "small, medium and full, rankings, and a router whose choices are known by construction (docs/elastic-format.md).")
+    boolean elastic;
+
     @Option(names = "--force", description = "Replace the output directory if it exists.")
     boolean force;
 
@@ -68,8 +75,12 @@ final class GenerateCommand implements Callable<Integer> {
         long shardBytes = Units.parseBytes(shardSize, "--shard-size");
         int workers = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         long start = System.nanoTime();
-        new ModelGenerator(config, seed, shardBytes, workers)
-                .write(output, force, ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+        if (elastic) {
+            ElasticParentGenerator.write(config, ElasticParentGenerator.example(ModelDescription.of(config)), seed, output, force);
+        } else {
+            new ModelGenerator(config, seed, shardBytes, workers)
+                    .write(output, force, ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+        }
         double seconds = (System.nanoTime() - start) / 1e9;
         long params = ModelDescription.of(config).params().total();
         if (json) {

@@ -27,6 +27,8 @@ import java.io.PrintWriter;
             ExportCommand.class,
             RunCommand.class,
             EvalCommand.class,
+            BudgetsCommand.class,
+            BenchExtractCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
     public static final int OK = 0;

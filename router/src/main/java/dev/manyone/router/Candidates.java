@@ -1,0 +1,93 @@
+package dev.manyone.router;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Candidate choices for parents whose metadata lists none (plain checkpoints, rankings-only parents without
+ * {@code axes}), used by the untrained-target search:
+ * <ul>
+ *   <li>hidden: {@code k·H/16} for k = 8..16, rounded down to a multiple of 8 when H ≥ 128 (50%–100%);</li>
+ *   <li>depth: ⌈L/2⌉ .. L layers;</li>
+ *   <li>mamba_heads: multiples of n_groups from half the heads; attention_heads: multiples of the KV heads from half
+ *       the heads;</li>
+ *   <li>mamba_head_dim: {@code k·P/8} for k = 4..8 (50%–100%);</li>
+ *   <li>ffn: {@code k·F/16} for k = 4..16, rounded down to a multiple of 8 when F ≥ 128 (25%–100%).</li>
+ * </ul>
+ * A width axis is one whole-model list (children stay homogeneous, loadable by stock transformers) when every layer of
+ * its kind has the same parent width, and per-layer lists otherwise. An axis the parent has no layer for is left out.
+ */
+public final class Candidates {
+    private Candidates() {
+    }
+
+    public static Map<Axis, AxisChoices> defaults(ModelDescription parent) {
+        Map<Axis, AxisChoices> out = new EnumMap<>(Axis.class);
+        int h = parent.hidden();
+        out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, fractions(h, 8, 16, 16, h >= 128 ? 8 : 1)));
+        int n = parent.layers().size();
+        out.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, range((n + 1) / 2, n)));
+        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN}) {
+            List<LayerSpec> layers = ElasticJson.layersOf(parent, a);
+            if (layers.isEmpty()) {
+                continue;
+            }
+            TreeSet<Integer> widths = new TreeSet<>();
+            layers.forEach(l -> widths.add(a.parentWidth(parent, l)));
+            if (widths.size() == 1) {
+                out.put(a, AxisChoices.global(a, choices(parent, a, widths.first())));
+            } else {
+                TreeMap<Integer, int[]> per = new TreeMap<>();
+                layers.forEach(l -> per.put(l.index(), choices(parent, a, a.parentWidth(parent, l))));
+                out.put(a, AxisChoices.perLayer(a, per));
+            }
+        }
+        return out;
+    }
+
+    private static int[] choices(ModelDescription parent, Axis a, int w) {
+        return switch (a) {
+            case MAMBA_HEADS, ATTENTION_HEADS -> {
+                int g = a.granule(parent);
+                int from = Math.max(g, ((w / 2 + g - 1) / g) * g);
+                TreeSet<Integer> s = new TreeSet<>();
+                for (int v = from; v <= w; v += g) {
+                    s.add(v);
+                }
+                s.add(w);
+                yield s.stream().mapToInt(Integer::intValue).toArray();
+            }
+            case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, 1);
+            case FFN -> fractions(w, 4, 16, 16, w >= 128 ? 8 : 1);
+            default -> throw new IllegalArgumentException(a.toString());
+        };
+    }
+
+    /** {@code k·w/den} for k = from..to, rounded down to {@code multiple}, positive, deduplicated, ascending; ends at w. */
+    private static int[] fractions(int w, int from, int to, int den, int multiple) {
+        TreeSet<Integer> s = new TreeSet<>();
+        for (int k = from; k <= to; k++) {
+            int v = (int) ((long) k * w / den);
+            v = v / multiple * multiple;
+            if (v > 0) {
+                s.add(v);
+            }
+        }
+        s.add(w);
+        return s.stream().mapToInt(Integer::intValue).toArray();
+    }
+
+    private static int[] range(int from, int to) {
+        int[] a = new int[Math.max(0, to - from + 1)];
+        for (int i = 0; i < a.length; i++) {
+            a[i] = from + i;
+        }
+        return a;
+    }
+}
