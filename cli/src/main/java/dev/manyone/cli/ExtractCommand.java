@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.checkpoint.NonFinite;
 import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Extractor;
 import dev.manyone.elastic.slice.Rankings;
@@ -125,6 +126,9 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--shard-size", defaultValue = "5GB", paramLabel = "SIZE", description = "Largest safetensors shard (default ${DEFAULT-VALUE}).")
     String shardSize;
 
+    @Option(names = "--allow-nonfinite", description = "Extract even if the parent's weights hold NaN or Inf (they are checked first otherwise).")
+    boolean allowNonFinite;
+
     @Option(names = "--force", description = "Replace the output directory if it exists.")
     boolean force;
 
@@ -148,6 +152,14 @@ final class ExtractCommand implements Callable<Integer> {
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
             cp.model().check(cp.tensors());
+            if (!allowNonFinite) {
+                NonFinite.Report values = NonFinite.scan(cp.tensors());
+                if (!values.finite()) {
+                    throw new FormatException(parent, values.nan() + " NaN and " + values.inf() + " Inf values in the weights of "
+                            + values.offending().stream().map(NonFinite.Count::tensor).toList()
+                            + "; expected finite weights (pass --allow-nonfinite to extract anyway)");
+                }
+            }
             // every child is planned (and every impossible spec refused) before anything is written
             List<Request> requested = requests(model);
             Rankings rankings = requested.get(0).rankings();
@@ -272,24 +284,25 @@ final class ExtractCommand implements Callable<Integer> {
             }
             return out;
         }
-        Rankings rankings = rankings(model);
-        Map<String, String> provenance = new LinkedHashMap<>();
-        provenance.put("manyone.router_trained", "false");
+        // the specs first: a malformed spec file is reported as a spec, before its rankings are read
+        Map<String, ChildSpec> specs = new LinkedHashMap<>();
         if (specFile != null && children != null && children.size() > 1) {
-            Set<String> names = new TreeSet<>();
             for (String c : children) {
-                if (!names.add(c)) {
+                if (specs.put(c, SpecFiles.readSpec(specFile, c)) != null) {
                     throw new FormatException(specFile, "--child " + c + " is listed twice");
                 }
-                Map<String, String> p = new LinkedHashMap<>(provenance);
-                p.put("manyone.child_spec", specFile.getFileName() + "#" + c);
-                out.add(new Request(c, SpecFiles.readSpec(specFile, c), rankings, p));
             }
-            return out;
+        } else {
+            specs.put(children == null ? "" : children.get(0), childSpec(model));
         }
-        String name = children == null ? "" : children.get(0);
-        provenance.put("manyone.child_spec", specFile == null ? "flags" : specFile.getFileName() + (name.isEmpty() ? "" : "#" + name));
-        out.add(new Request(name, childSpec(model), rankings, provenance));
+        Rankings rankings = rankings(model);
+        for (Map.Entry<String, ChildSpec> e : specs.entrySet()) {
+            Map<String, String> provenance = new LinkedHashMap<>();
+            provenance.put("manyone.router_trained", "false");
+            provenance.put("manyone.child_spec", specFile == null ? "flags"
+                    : specFile.getFileName() + (e.getKey().isEmpty() ? "" : "#" + e.getKey()));
+            out.add(new Request(e.getKey(), e.getValue(), rankings, provenance));
+        }
         return out;
     }
 

@@ -6,6 +6,7 @@ import dev.manyone.elastic.LayerKind;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.elastic.checkpoint.CheckpointReport;
+import dev.manyone.elastic.checkpoint.NonFinite;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -41,6 +42,9 @@ final class InspectCommand implements Callable<Integer> {
     @Option(names = "--context", defaultValue = "4096", description = "Context length in tokens for the memory estimate (default ${DEFAULT-VALUE}).")
     long context;
 
+    @Option(names = "--skip-values", description = "Do not read the weights to count NaN / Inf values (faster on huge checkpoints).")
+    boolean skipValues;
+
     @Mixin
     CommonOptions common;
 
@@ -54,14 +58,40 @@ final class InspectCommand implements Callable<Integer> {
                     "--batch and --context must be at least 1, found " + batch + " and " + context);
         }
         CheckpointReport report;
+        NonFinite.Report values = null;
         try (Checkpoint cp = Checkpoint.open(checkpoint)) {
             report = CheckpointReport.of(cp, batch, context);
+            if (!skipValues) {
+                values = NonFinite.scan(cp.tensors());
+            }
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.println(json ? Json.write(toJson(report)) : toText(report));
+        if (json) {
+            ObjectNode o = toJson(report);
+            if (values != null) {
+                ObjectNode v = o.putObject("values");
+                v.put("nan", values.nan());
+                v.put("inf", values.inf());
+                ArrayNode bad = v.putArray("nonfinite_tensors");
+                values.offending().forEach(c -> bad.add(c.tensor()));
+            }
+            out.println(Json.write(o));
+        } else {
+            out.println(toText(report));
+            if (values != null) {
+                out.println(values.finite() ? "values       finite: no NaN or Inf in " + String.format("%,d", values.elements()) + " weights"
+                        : "values       NOT FINITE: " + values.nan() + " NaN and " + values.inf() + " Inf in "
+                        + values.offending().stream().map(NonFinite.Count::tensor).toList());
+            }
+        }
         if (!report.valid() && !json) {
             spec.commandLine().getErr().println("manyone: error: " + checkpoint
                     + ": the tensors do not match config.json (" + report.problems().size() + " problems listed above)");
+        }
+        if (values != null && !values.finite() && report.valid()) {
+            spec.commandLine().getErr().println("manyone: error: " + checkpoint + ": " + values.nan() + " NaN and "
+                    + values.inf() + " Inf values in the weights (" + values.offending().size() + " tensors)");
+            return Main.BAD_INPUT;
         }
         return report.valid() ? Main.OK : Main.BAD_INPUT;
     }

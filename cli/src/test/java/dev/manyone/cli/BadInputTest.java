@@ -166,6 +166,29 @@ class BadInputTest {
     }
 
     @Test
+    void nonFiniteWeightsAreReportedAndRefused() throws IOException {
+        // BF16 NaN (0x7FC0) into the first element of q_proj, +Inf (0x7F80) into the second
+        var offsets = Surgery.header(weights).get(Q_PROJ).get("data_offsets");
+        long headerLength;
+        try (FileChannel ch = FileChannel.open(weights, StandardOpenOption.READ, StandardOpenOption.WRITE)) {
+            ByteBuffer len = ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN);
+            ch.read(len, 0);
+            headerLength = len.getLong(0);
+            long at = 8 + headerLength + offsets.get(0).asLong();
+            ch.write(ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN).putShort((short) 0x7FC0).putShort((short) 0x7F80).flip(), at);
+        }
+        CliRun run = inspectExpectingBadInput("1 NaN and 1 Inf", Q_PROJ);
+        assertTrue(run.out().contains("NOT FINITE"), run.toString());
+        Path out = tmp.resolve("child");
+        CliRun extract = CliRun.of("extract", dir.toString(), "--ffn", "96", "-o", out.toString());
+        assertEquals(2, extract.code(), extract.toString());
+        assertTrue(extract.err().contains("--allow-nonfinite") && extract.err().contains(Q_PROJ), extract.toString());
+        assertFalse(Files.exists(out));
+        assertEquals(0, CliRun.of("extract", dir.toString(), "--ffn", "96", "-o", out.toString(), "--allow-nonfinite").code());
+        assertEquals(0, CliRun.of("inspect", dir.toString(), "--skip-values").code());
+    }
+
+    @Test
     void usageErrorsExitTwo() {
         CliRun run = CliRun.of("inspect");
         assertEquals(2, run.code(), run.toString());

@@ -9,6 +9,7 @@ import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import dev.manyone.formats.AtomicFiles;
+import dev.manyone.formats.JsonFiles;
 import dev.manyone.formats.FormatException;
 
 import java.io.IOException;
@@ -46,7 +47,7 @@ final class HubJson {
         } catch (JsonProcessingException e) {
             String at = e.getLocation() == null ? ""
                     : " at line " + e.getLocation().getLineNr() + ", column " + e.getLocation().getColumnNr();
-            throw new FormatException(file, null, "malformed JSON" + at + ": " + e.getOriginalMessage(), e);
+            throw new FormatException(file, null, "malformed JSON" + at + ": " + JsonFiles.clean(e.getOriginalMessage()), e);
         }
     }
 

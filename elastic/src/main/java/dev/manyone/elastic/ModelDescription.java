@@ -192,6 +192,17 @@ public final class ModelDescription {
      * @throws FormatException naming {@code src.location()}, one problem per line, if anything differs
      */
     public void check(TensorSource src) {
+        List<String> problems = problems(src);
+        if (!problems.isEmpty()) {
+            Path cfg = config.source() != null ? config.source() : Path.of("config.json");
+            throw new FormatException(src.location(), "checkpoint does not match " + cfg + " ("
+                    + problems.size() + (problems.size() == 1 ? " problem" : " problems") + "):\n"
+                    + String.join("\n", problems));
+        }
+    }
+
+    /** Every difference between the checkpoint and this description, one line each; empty when they agree. */
+    public List<String> problems(TensorSource src) {
         List<String> problems = new ArrayList<>();
         Set<String> expectedNames = new HashSet<>();
         for (ExpectedTensor e : expectedTensors) {
@@ -216,12 +227,7 @@ public final class ModelDescription {
                 problems.add("unexpected tensor " + t.name() + unexpectedHint(t.name()));
             }
         }
-        if (!problems.isEmpty()) {
-            Path cfg = config.source() != null ? config.source() : Path.of("config.json");
-            throw new FormatException(src.location(), "checkpoint does not match " + cfg + " ("
-                    + problems.size() + (problems.size() == 1 ? " problem" : " problems") + "):\n"
-                    + String.join("\n", problems));
-        }
+        return List.copyOf(problems);
     }
 
     private String unexpectedHint(String name) {

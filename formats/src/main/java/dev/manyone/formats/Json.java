@@ -32,7 +32,7 @@ final class Json {
             return node;
         } catch (JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " (at character " + e.getLocation().getCharOffset() + ")";
-            throw new FormatException(file, null, what + " is not valid JSON: " + e.getOriginalMessage() + where, e);
+            throw new FormatException(file, null, what + " is not valid JSON: " + JsonFiles.clean(e.getOriginalMessage()) + where, e);
         }
     }
 

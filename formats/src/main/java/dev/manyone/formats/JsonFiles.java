@@ -29,6 +29,18 @@ public final class JsonFiles {
             .enable(DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
             .build();
 
+    /** Jackson's message without its own source/location notes, which would only repeat (or redact) ours. */
+    public static String clean(String message) {
+        String m = message == null ? "" : message;
+        for (String cut : new String[] {"\n", " at [Source", " (Source: ", " (start marker"}) {
+            int i = m.indexOf(cut);
+            if (i >= 0) {
+                m = m.substring(0, i);
+            }
+        }
+        return m.strip();
+    }
+
     private JsonFiles() {
     }
 
@@ -44,7 +56,7 @@ public final class JsonFiles {
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             String where = e.getLocation() == null ? "" : " (line " + e.getLocation().getLineNr() + ", column "
                     + e.getLocation().getColumnNr() + ")";
-            throw new FormatException(file, null, what + " is not valid JSON: " + e.getOriginalMessage() + where, e);
+            throw new FormatException(file, null, what + " is not valid JSON: " + clean(e.getOriginalMessage()) + where, e);
         } catch (NoSuchFileException e) {
             throw new FormatException(file, what + " not found");
         } catch (CharacterCodingException e) {

@@ -169,7 +169,11 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
         flush();
         long before = channel.position();
-        src.copyTo(t, channel);
+        try {
+            src.copyTo(t, channel);
+        } catch (IOException e) {
+            throw named(e);
+        }
         if (channel.position() - before != sizes[i]) {
             throw new IOException("copying " + t + " wrote " + (channel.position() - before) + " bytes, expected " + sizes[i]);
         }
@@ -211,9 +215,19 @@ public final class SafetensorsWriter implements AutoCloseable {
     }
 
     private void writeFully(ByteBuffer b) throws IOException {
-        while (b.hasRemaining()) {
-            channel.write(b);
+        try {
+            while (b.hasRemaining()) {
+                channel.write(b);
+            }
+        } catch (IOException e) {
+            throw named(e);
         }
+    }
+
+    /** A write failure (disk full, file too large) that says which output it was writing. */
+    private IOException named(IOException e) {
+        return e instanceof java.nio.file.FileSystemException ? e
+                : new IOException("writing " + target + ": " + e.getMessage(), e);
     }
 
     /** Checks every tensor is complete, flushes, forces to disk and renames the file over the target atomically. */

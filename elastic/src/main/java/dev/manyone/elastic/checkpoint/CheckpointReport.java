@@ -5,7 +5,6 @@ import dev.manyone.elastic.MemoryEstimate;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.ParamCount;
 import dev.manyone.formats.DType;
-import dev.manyone.formats.FormatException;
 import dev.manyone.formats.TensorInfo;
 
 import java.io.IOException;
@@ -65,12 +64,7 @@ public record CheckpointReport(
             dtypes.merge(t.dtype(), 1, Integer::sum);
             files.add(t.file());
         }
-        List<String> problems = new ArrayList<>();
-        try {
-            model.check(checkpoint.tensors());
-        } catch (FormatException e) {
-            problems.addAll(e.reason().lines().filter(s -> !s.isBlank()).map(String::strip).toList());
-        }
+        List<String> problems = model.problems(checkpoint.tensors());
         DType weightDtype = dtypes.size() == 1 ? dtypes.keySet().iterator().next() : DType.BF16;
         List<String> side = checkpoint.sideFiles().stream().map(p -> p.getFileName().toString()).toList();
         return new CheckpointReport(checkpoint.dir(), checkpoint.config().hybridOverridePattern(), model.hidden(),

@@ -163,36 +163,36 @@ public record ChildSpec(Integer hidden, List<Integer> layers, Map<Integer, Width
         if (w == null) {
             return p;
         }
-        String where = "'per_layer." + p.index() + "'";
+        String where = "'per_layer." + p.index();
         String kind = p.kind().aLayer();
         if (p.kind() != LayerKind.MAMBA && (w.mambaHeads() != null || w.mambaHeadDim() != null)) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; mamba widths do not apply");
+            throw new FormatException(file, where + "': layer " + p.index() + " is " + kind + "; mamba widths do not apply");
         }
         if (p.kind() != LayerKind.ATTENTION && w.attentionHeads() != null) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; attention_heads does not apply");
+            throw new FormatException(file, where + "': layer " + p.index() + " is " + kind + "; attention_heads does not apply");
         }
         if (p.kind() != LayerKind.MLP && w.ffn() != null) {
-            throw new FormatException(file, where + ": layer " + p.index() + " is " + kind + "; ffn does not apply");
+            throw new FormatException(file, where + "': layer " + p.index() + " is " + kind + "; ffn does not apply");
         }
         return switch (p.kind()) {
             case MAMBA -> {
-                int heads = atMost(w.mambaHeads(), p.mambaHeads(), where + ".mamba_heads", file);
-                int dim = atMost(w.mambaHeadDim(), p.mambaHeadDim(), where + ".mamba_head_dim", file);
+                int heads = atMost(w.mambaHeads(), p.mambaHeads(), where + ".mamba_heads'", file);
+                int dim = atMost(w.mambaHeadDim(), p.mambaHeadDim(), where + ".mamba_head_dim'", file);
                 if (heads % parent.nGroups() != 0) {
-                    throw new FormatException(file, where + ".mamba_heads: expected a multiple of n_groups = "
+                    throw new FormatException(file, where + ".mamba_heads': expected a multiple of n_groups = "
                             + parent.nGroups() + " (the same count in every group), found " + heads);
                 }
                 yield LayerSpec.mamba(p.index(), heads, dim);
             }
             case ATTENTION -> {
-                int heads = atMost(w.attentionHeads(), p.attentionHeads(), where + ".attention_heads", file);
+                int heads = atMost(w.attentionHeads(), p.attentionHeads(), where + ".attention_heads'", file);
                 if (heads % parent.kvHeads() != 0) {
-                    throw new FormatException(file, where + ".attention_heads: expected a multiple of the "
+                    throw new FormatException(file, where + ".attention_heads': expected a multiple of the "
                             + parent.kvHeads() + " KV heads (the same count in every KV group), found " + heads);
                 }
                 yield LayerSpec.attention(p.index(), heads);
             }
-            case MLP -> LayerSpec.mlp(p.index(), atMost(w.ffn(), p.ffn(), where + ".ffn", file));
+            case MLP -> LayerSpec.mlp(p.index(), atMost(w.ffn(), p.ffn(), where + ".ffn'", file));
         };
     }
 
