@@ -28,6 +28,8 @@ import java.io.PrintWriter;
             RunCommand.class,
             EvalCommand.class,
             BudgetsCommand.class,
+            RankCommand.class,
+            RankEvalCommand.class,
             BenchExtractCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {

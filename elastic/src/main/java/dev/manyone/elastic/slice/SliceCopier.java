@@ -25,12 +25,17 @@ final class SliceCopier {
         void write(ByteBuffer chunk) throws IOException;
     }
 
-    private final TensorReader reader;
+    private TensorReader reader;
     private final ByteBuffer in = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
     private final ByteBuffer out = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
 
     SliceCopier(TensorReader reader) {
         this.reader = reader;
+    }
+
+    /** Reads through {@code r} from now on (the buffers are kept). */
+    void readWith(TensorReader r) {
+        this.reader = r;
     }
 
     /** Copies into a checkpoint writer (whole tensors by channel transfer); returns the parent bytes read. */

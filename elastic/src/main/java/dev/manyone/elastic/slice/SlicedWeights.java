@@ -22,6 +22,10 @@ import java.util.Map;
 public final class SlicedWeights implements WeightSource {
     private final TensorSource parent;
     private final Map<String, TensorSlice> byName = new HashMap<>();
+    /** Reused by every tensor: the exporter writes one tensor at a time. */
+    private SliceCopier copier;
+    private final float[] floats = new float[1 << 20];
+    private final ByteBuffer converted = ByteBuffer.allocate(floats.length * 4).order(ByteOrder.LITTLE_ENDIAN);
 
     public SlicedWeights(TensorSource parent, SlicePlan plan) {
         this.parent = parent;
@@ -46,10 +50,12 @@ public final class SlicedWeights implements WeightSource {
 
             @Override
             public void writeTo(WritableByteChannel out) throws IOException {
-                float[] floats = new float[SliceCopier.BUFFER_BYTES / src.dtype().size()];
-                ByteBuffer converted = ByteBuffer.allocate(floats.length * target.size()).order(ByteOrder.LITTLE_ENDIAN);
                 try (TensorReader reader = new TensorReader()) {
-                    new SliceCopier(reader).gather(src, slice, chunk -> {
+                    if (copier == null) {
+                        copier = new SliceCopier(reader);
+                    }
+                    copier.readWith(reader);
+                    copier.gather(src, slice, chunk -> {
                     while (chunk.hasRemaining()) {
                         int count = Math.min(floats.length, chunk.remaining() / src.dtype().size());
                         Precision.toFloats(chunk, src.dtype(), floats, 0, count);

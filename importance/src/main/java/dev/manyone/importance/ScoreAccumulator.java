@@ -1,0 +1,181 @@
+package dev.manyone.importance;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.export.Probes;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * Aggregates the probe activations of the full model, batch by batch, into {@link Scores} (every score by the one
+ * rule of {@link Aggregation}):
+ * <ul>
+ *   <li>hidden channel c: the sum over every layer's pre-mixer RMSNorm output ({@code probe.i.norm}) and the final
+ *       norm ({@code probe.norm_f}) of the aggregated {@code |RMSNorm(x)_c|};</li>
+ *   <li>Mamba: per d_inner index {@code h·head_dim + c} the aggregated {@code |x|} of the x part of in_proj's output
+ *       ({@code probe.i.mamba_x}); head channel c: the L2 norm of those over the heads; head h: the L2 norm over
+ *       the top-ranked K channels of head h (Minitron-SSM; K defaults to head_dim);</li>
+ *   <li>attention query head h: the aggregated per-position L2 norm of its o_proj input ({@code probe.i.attn});</li>
+ *   <li>FFN neuron n: the aggregated {@code |relu(up(x))²|} at down_proj's input ({@code probe.i.ffn});</li>
+ *   <li>cosine depth: the aggregated {@code 1 − cos(x_in, x_out)} of the residual stream around each layer.</li>
+ * </ul>
+ * Activations must arrive in calibration order; the accumulator is not thread-safe.
+ */
+public final class ScoreAccumulator {
+    private final ModelDescription model;
+    private final Map<String, Aggregation> hiddenParts = new TreeMap<>();
+    private final Map<Integer, Aggregation> mamba = new HashMap<>();
+    private final Map<Integer, Aggregation> attention = new HashMap<>();
+    private final Map<Integer, Aggregation> ffn = new HashMap<>();
+    private final Map<Integer, Aggregation> cosine = new HashMap<>();
+
+    public ScoreAccumulator(ModelDescription model) {
+        this.model = model;
+        int h = model.hidden();
+        hiddenParts.put(Probes.NORM_F, new Aggregation(h));
+        for (LayerSpec l : model.layers()) {
+            int i = l.index();
+            hiddenParts.put(Probes.norm(i), new Aggregation(h));
+            cosine.put(i, new Aggregation(1));
+            switch (l.kind()) {
+                case MAMBA -> mamba.put(i, new Aggregation(l.dInner()));
+                case ATTENTION -> attention.put(i, new Aggregation(l.attentionHeads()));
+                case MLP -> ffn.put(i, new Aggregation(l.ffn()));
+            }
+        }
+    }
+
+    /** The probe outputs a pass must deliver for layer {@code i}. */
+    public static String mixerProbe(LayerSpec l) {
+        return switch (l.kind()) {
+            case MAMBA -> Probes.mambaX(l.index());
+            case ATTENTION -> Probes.attention(l.index());
+            case MLP -> Probes.ffn(l.index());
+        };
+    }
+
+    /** Layer i's pre-mixer norm output and its mixer probe, [batch, seq, width]. */
+    public void layer(int i, float[] norm, float[] mixer, int batch, int seq) {
+        hiddenParts.get(Probes.norm(i)).add(norm, batch, seq, 1);
+        LayerSpec l = model.layers().get(i);
+        switch (l.kind()) {
+            case MAMBA -> mamba.get(i).add(mixer, batch, seq, 1);
+            case ATTENTION -> attention.get(i).add(mixer, batch, seq, model.headDim());
+            case MLP -> ffn.get(i).add(mixer, batch, seq, 1);
+        }
+    }
+
+    /** The final norm's output. */
+    public void normF(float[] normF, int batch, int seq) {
+        hiddenParts.get(Probes.NORM_F).add(normF, batch, seq, 1);
+    }
+
+    /**
+     * The final norm's output for tokens {@code [from, from + n)} of a batch of windows of {@code seq} tokens
+     * ({@code normF} is [n, H]), in order: the head may run on chunks of tokens that cut windows anywhere.
+     */
+    public void normFTokens(float[] normF, int from, int seq) {
+        Aggregation agg = hiddenParts.get(Probes.NORM_F);
+        int h = model.hidden();
+        int n = normF.length / h;
+        int t = 0;
+        while (t < n) {
+            int inWindow = (from + t) % seq;
+            int len = Math.min(n - t, seq - inWindow);
+            agg.addPositions(t == 0 && len == n ? normF : java.util.Arrays.copyOfRange(normF, t * h, (t + len) * h), len, 1);
+            if (inWindow + len == seq) {
+                agg.endWindow(seq);
+            }
+            t += len;
+        }
+    }
+
+    /** The residual stream before ({@code in}) and after ({@code out}) layer i, [batch, seq, H]. */
+    public void residual(int i, float[] in, float[] out, int batch, int seq) {
+        int h = model.hidden();
+        double[] sum = new double[1];
+        Aggregation agg = cosine.get(i);
+        for (int b = 0; b < batch; b++) {
+            sum[0] = 0;
+            for (int t = 0; t < seq; t++) {
+                sum[0] += cosineDistance(in, out, (b * seq + t) * h, h);
+            }
+            agg.addWindow(sum, seq);
+        }
+    }
+
+    /** {@code 1 − cos(a, b)} over {@code [from, from + n)}, at least 0; 0 when either vector is zero. */
+    static double cosineDistance(float[] a, float[] b, int from, int n) {
+        double dot = 0;
+        double na = 0;
+        double nb = 0;
+        for (int k = from; k < from + n; k++) {
+            dot += (double) a[k] * b[k];
+            na += (double) a[k] * a[k];
+            nb += (double) b[k] * b[k];
+        }
+        return na == 0 || nb == 0 ? 0 : Math.max(0, 1 - dot / Math.sqrt(na * nb)); // ≥ 0 despite rounding
+    }
+
+    /** Cosine depth scores, one per layer. */
+    public double[] cosineScores() {
+        double[] out = new double[model.layers().size()];
+        for (int i = 0; i < out.length; i++) {
+            out[i] = cosine.get(i).scores()[0];
+        }
+        return out;
+    }
+
+    /**
+     * The scores, with the given depth scores (and layer order, or null for the order of the scores).
+     *
+     * @param headChannels K, the number of top-ranked channels a Mamba head's score is taken over (0: head_dim)
+     */
+    public Scores finish(double[] layers, int[] layerOrder, int headChannels) {
+        double[] hidden = new double[model.hidden()];
+        for (Aggregation a : hiddenParts.values()) { // TreeMap: a fixed summation order
+            double[] s = a.scores();
+            for (int c = 0; c < hidden.length; c++) {
+                hidden[c] += s[c];
+            }
+        }
+        Map<Integer, Scores.Layer> per = new TreeMap<>();
+        for (LayerSpec l : model.layers()) {
+            int i = l.index();
+            per.put(i, switch (l.kind()) {
+                case MAMBA -> mambaScores(l, mamba.get(i).scores(), headChannels);
+                case ATTENTION -> new Scores.Layer(null, null, attention.get(i).scores(), null);
+                case MLP -> new Scores.Layer(null, null, null, ffn.get(i).scores());
+            });
+        }
+        return new Scores(hidden, layers, Map.copyOf(per), layerOrder);
+    }
+
+    /** Channels: L2 over heads; heads: L2 over the top-K channels (K = head_dim when 0 or larger). */
+    static Scores.Layer mambaScores(LayerSpec l, double[] inner, int headChannels) {
+        int heads = l.mambaHeads();
+        int hd = l.mambaHeadDim();
+        double[] channels = new double[hd];
+        for (int c = 0; c < hd; c++) {
+            double s = 0;
+            for (int h = 0; h < heads; h++) {
+                s += inner[h * hd + c] * inner[h * hd + c];
+            }
+            channels[c] = Math.sqrt(s);
+        }
+        int k = headChannels <= 0 || headChannels > hd ? hd : headChannels;
+        int[] top = java.util.Arrays.copyOf(Scores.order(channels), k);
+        java.util.Arrays.sort(top);
+        double[] headScores = new double[heads];
+        for (int h = 0; h < heads; h++) {
+            double s = 0;
+            for (int c : top) {
+                s += inner[h * hd + c] * inner[h * hd + c];
+            }
+            headScores[h] = Math.sqrt(s);
+        }
+        return new Scores.Layer(headScores, channels, null, null);
+    }
+}

@@ -1,0 +1,150 @@
+package dev.manyone.importance;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.TensorNames;
+import dev.manyone.formats.TensorSource;
+
+import java.util.Map;
+import java.util.TreeMap;
+
+/**
+ * A data-free baseline: weight-magnitude scores, the L2 norm of the weights each item owns (rows of the matrices
+ * that write it, columns of those that read it), computed from the checkpoint:
+ * <ul>
+ *   <li>hidden channel c: column c of embeddings, lm_head, in_proj, q/k/v_proj, up_proj and row c of out_proj,
+ *       o_proj, down_proj (norm weights are scales and not counted);</li>
+ *   <li>Mamba d_inner index d: the z and x rows d of in_proj and column d of out_proj; head channel c: the norm over
+ *       every head's index {@code h·head_dim + c}; head h: the norm over its head_dim indices;</li>
+ *   <li>attention query head h: its head_dim rows of q_proj and columns of o_proj;</li>
+ *   <li>FFN neuron n: row n of up_proj and column n of down_proj;</li>
+ *   <li>layer: the Frobenius norm of its output projection (out_proj, o_proj or down_proj), what it can add to the
+ *       residual stream.</li>
+ * </ul>
+ */
+public final class WeightMagnitude {
+    private WeightMagnitude() {
+    }
+
+    public static Scores scores(ModelDescription model, TensorSource w) {
+        int h = model.hidden();
+        double[] hidden = new double[h];
+        double[] layers = new double[model.layers().size()];
+        cols(w, TensorNames.EMBEDDINGS, h, hidden);
+        if (!model.tied()) {
+            cols(w, TensorNames.LM_HEAD, h, hidden);
+        }
+        Map<Integer, Scores.Layer> per = new TreeMap<>();
+        for (LayerSpec l : model.layers()) {
+            int i = l.index();
+            switch (l.kind()) {
+                case MAMBA -> {
+                    int dInner = l.dInner();
+                    float[] in = read(w, TensorNames.inProj(i));
+                    addCols(in, h, hidden);
+                    double[] inner = rows(in, h, 0, 2 * dInner); // z | x
+                    double[] x = new double[dInner];
+                    for (int d = 0; d < dInner; d++) {
+                        x[d] = inner[d] + inner[dInner + d];
+                    }
+                    float[] out = read(w, TensorNames.outProj(i));
+                    rowsInto(out, dInner, hidden);
+                    addCols(out, dInner, x);
+                    layers[i] = frobenius(out);
+                    int heads = l.mambaHeads();
+                    int hd = l.mambaHeadDim();
+                    double[] hs = new double[heads];
+                    double[] cs = new double[hd];
+                    for (int hh = 0; hh < heads; hh++) {
+                        for (int c = 0; c < hd; c++) {
+                            hs[hh] += x[hh * hd + c];
+                            cs[c] += x[hh * hd + c];
+                        }
+                    }
+                    per.put(i, new Scores.Layer(sqrt(hs), sqrt(cs), null, null));
+                }
+                case ATTENTION -> {
+                    int hd = model.headDim();
+                    float[] q = read(w, TensorNames.qProj(i));
+                    addCols(q, h, hidden);
+                    cols(w, TensorNames.kProj(i), h, hidden);
+                    cols(w, TensorNames.vProj(i), h, hidden);
+                    double[] qRows = rows(q, h, 0, l.attentionHeads() * hd);
+                    float[] o = read(w, TensorNames.oProj(i));
+                    rowsInto(o, l.attentionHeads() * hd, hidden);
+                    addCols(o, l.attentionHeads() * hd, qRows);
+                    layers[i] = frobenius(o);
+                    double[] heads = new double[l.attentionHeads()];
+                    for (int r = 0; r < qRows.length; r++) {
+                        heads[r / hd] += qRows[r];
+                    }
+                    per.put(i, new Scores.Layer(null, null, sqrt(heads), null));
+                }
+                case MLP -> {
+                    float[] up = read(w, TensorNames.upProj(i));
+                    addCols(up, h, hidden);
+                    double[] n = rows(up, h, 0, l.ffn());
+                    float[] down = read(w, TensorNames.downProj(i));
+                    rowsInto(down, l.ffn(), hidden);
+                    addCols(down, l.ffn(), n);
+                    layers[i] = frobenius(down);
+                    per.put(i, new Scores.Layer(null, null, null, sqrt(n)));
+                }
+            }
+        }
+        return new Scores(sqrt(hidden), layers, Map.copyOf(per), null);
+    }
+
+    private static float[] read(TensorSource w, String name) {
+        return w.readFloats(w.require(name));
+    }
+
+    /** Adds the squared columns of the [rows, width] matrix {@code name} to {@code acc}. */
+    private static void cols(TensorSource w, String name, int width, double[] acc) {
+        addCols(read(w, name), width, acc);
+    }
+
+    /** acc[c] += Σ_r m[r, c]² for a row-major matrix of {@code width} columns. */
+    private static void addCols(float[] m, int width, double[] acc) {
+        for (int k = 0; k < m.length; k++) {
+            acc[k % width] += (double) m[k] * m[k];
+        }
+    }
+
+    /** Σ_c m[r, c]² for rows {@code from..to}. */
+    private static double[] rows(float[] m, int width, int from, int to) {
+        double[] out = new double[to - from];
+        for (int r = from; r < to; r++) {
+            double s = 0;
+            for (int c = 0; c < width; c++) {
+                s += (double) m[r * width + c] * m[r * width + c];
+            }
+            out[r - from] = s;
+        }
+        return out;
+    }
+
+    /** acc[r] += Σ_c m[r, c]² for a row-major matrix of {@code width} columns. */
+    private static void rowsInto(float[] m, int width, double[] acc) {
+        double[] r = rows(m, width, 0, m.length / width);
+        for (int k = 0; k < r.length; k++) {
+            acc[k] += r[k];
+        }
+    }
+
+    private static double frobenius(float[] m) {
+        double s = 0;
+        for (float v : m) {
+            s += (double) v * v;
+        }
+        return Math.sqrt(s);
+    }
+
+    private static double[] sqrt(double[] a) {
+        double[] out = new double[a.length];
+        for (int k = 0; k < a.length; k++) {
+            out[k] = Math.sqrt(a[k]);
+        }
+        return out;
+    }
+}
