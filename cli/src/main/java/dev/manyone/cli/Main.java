@@ -30,6 +30,7 @@ import java.io.PrintWriter;
             BudgetsCommand.class,
             RankCommand.class,
             RankEvalCommand.class,
+            BenchCommand.class,
             BenchExtractCommand.class,
             CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
