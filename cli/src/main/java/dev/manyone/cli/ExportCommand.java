@@ -67,9 +67,9 @@ final class ExportCommand implements Callable<Integer> {
             Map<String, String> provenance = new LinkedHashMap<>();
             provenance.put("manyone.version", Version.get());
             provenance.put("manyone.source", checkpoint.toAbsolutePath().normalize().getFileName().toString());
-            provenance.put("manyone.source_sha256", CheckpointHash.sha256(cp));
+            provenance.put("manyone.source_sha256", cp.packageFile().map(p -> p.manifestEntry().sha256()).orElseGet(() -> CheckpointHash.sha256(cp)));
             r = OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), options, output, force, provenance,
-                    cp.sideFiles(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
+                    cp.sideFileEntries(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         if (json) {

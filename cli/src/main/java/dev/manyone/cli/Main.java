@@ -30,6 +30,9 @@ import java.io.PrintWriter;
             BudgetsCommand.class,
             RankCommand.class,
             RankEvalCommand.class,
+            PackCommand.class,
+            UnpackCommand.class,
+            VerifyCommand.class,
             BenchCommand.class,
             BenchExtractCommand.class,
             CommandLine.HelpCommand.class})

@@ -3,7 +3,9 @@ package dev.manyone.formats;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
+import java.nio.MappedByteBuffer;
 import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
 import java.nio.channels.WritableByteChannel;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
@@ -16,7 +18,8 @@ import java.util.Optional;
 
 /**
  * One {@code .safetensors} file, validated on open (see {@link SafetensorsHeader} for the layout and the checks) and
- * memory-mapped lazily in windows of at most 2 GiB split at tensor boundaries ({@link MappedWindows}).
+ * memory-mapped lazily in windows of at most 2 GiB split at tensor boundaries ({@link MappedWindows}). The file may
+ * also be a byte range of a bigger file (an entry of a package, {@link #open(Path, long, long, Path)}).
  */
 public final class SafetensorsFile implements TensorSource {
     private final Path path;
@@ -55,6 +58,41 @@ public final class SafetensorsFile implements TensorSource {
         } catch (IOException e) {
             closeQuietly(ch, e);
             throw new UncheckedIOException(path + ": " + e.getMessage(), e);
+        } catch (RuntimeException e) {
+            closeQuietly(ch, e);
+            throw e;
+        }
+    }
+
+    /**
+     * Opens a safetensors file stored as bytes {@code [start, start + length)} of {@code container} (an entry of a
+     * package), validated exactly as a file of its own and mapped in place: no byte is copied. Its tensors'
+     * {@link TensorInfo#file()} is {@code container} and their offsets are absolute within it; {@code label} (e.g.
+     * {@code family.manyone/model-00001-of-00002.safetensors}) is its {@link #location()} and the file named in
+     * error messages.
+     */
+    public static SafetensorsFile open(Path container, long start, long length, Path label) {
+        return open(container, start, length, label, MappedWindows.DEFAULT_LIMIT);
+    }
+
+    static SafetensorsFile open(Path container, long start, long length, Path label, long windowLimit) {
+        FileChannel ch = null;
+        try {
+            ch = FileChannel.open(container, StandardOpenOption.READ);
+            if (start < 0 || length < 0 || start > ch.size() - length) {
+                throw new FormatException(label, "expected " + length + " bytes at offset " + start + " of " + container
+                        + ", but it has only " + ch.size() + " bytes (truncated?)");
+            }
+            SafetensorsHeader local = SafetensorsHeader.read(label, new Region(ch, start, length));
+            List<TensorInfo> absolute = new ArrayList<>(local.tensors().size());
+            for (TensorInfo t : local.tensors()) {
+                absolute.add(new TensorInfo(t.name(), t.dtype(), t.shape(), container, start + t.offset(), t.byteSize()));
+            }
+            SafetensorsHeader header = new SafetensorsHeader(local.headerLength(), local.metadata(), List.copyOf(absolute));
+            return new SafetensorsFile(label, ch, header, windowLimit);
+        } catch (IOException e) {
+            closeQuietly(ch, e);
+            throw new UncheckedIOException(label + ": " + e.getMessage(), e);
         } catch (RuntimeException e) {
             closeQuietly(ch, e);
             throw e;
@@ -148,6 +186,121 @@ public final class SafetensorsFile implements TensorSource {
         TensorInfo mine = byName.get(tensor.name());
         if (!tensor.equals(mine)) {
             throw new IllegalArgumentException("tensor " + tensor + " of " + tensor.file() + " is not from " + path);
+        }
+    }
+
+    /**
+     * A read-only window {@code [start, start + length)} of a file, as much of a FileChannel as
+     * {@link SafetensorsHeader#read} uses ({@code size} and positional {@code read}); everything else is unsupported.
+     * Closing it does not close the file.
+     */
+    private static final class Region extends FileChannel {
+        private final FileChannel file;
+        private final long start;
+        private final long length;
+
+        Region(FileChannel file, long start, long length) {
+            this.file = file;
+            this.start = start;
+            this.length = length;
+        }
+
+        @Override
+        public long size() {
+            return length;
+        }
+
+        @Override
+        public int read(ByteBuffer dst, long position) throws IOException {
+            if (position >= length) {
+                return -1;
+            }
+            int room = (int) Math.min(dst.remaining(), length - position);
+            ByteBuffer window = dst.slice().limit(room);
+            int n = file.read(window, start + position);
+            if (n > 0) {
+                dst.position(dst.position() + n);
+            }
+            return n;
+        }
+
+        private static UnsupportedOperationException unsupported() {
+            return new UnsupportedOperationException("a region of a file is read with size() and read(dst, position) only");
+        }
+
+        @Override
+        public int read(ByteBuffer dst) {
+            throw unsupported();
+        }
+
+        @Override
+        public long read(ByteBuffer[] dsts, int offset, int len) {
+            throw unsupported();
+        }
+
+        @Override
+        public int write(ByteBuffer src) {
+            throw unsupported();
+        }
+
+        @Override
+        public long write(ByteBuffer[] srcs, int offset, int len) {
+            throw unsupported();
+        }
+
+        @Override
+        public int write(ByteBuffer src, long position) {
+            throw unsupported();
+        }
+
+        @Override
+        public long position() {
+            throw unsupported();
+        }
+
+        @Override
+        public FileChannel position(long newPosition) {
+            throw unsupported();
+        }
+
+        @Override
+        public FileChannel truncate(long size) {
+            throw unsupported();
+        }
+
+        @Override
+        public void force(boolean metaData) {
+            throw unsupported();
+        }
+
+        @Override
+        public long transferTo(long position, long count, WritableByteChannel target) {
+            throw unsupported();
+        }
+
+        @Override
+        public long transferFrom(java.nio.channels.ReadableByteChannel src, long position, long count) {
+            throw unsupported();
+        }
+
+        @Override
+        public MappedByteBuffer map(MapMode mode, long position, long size) {
+            throw unsupported();
+        }
+
+        @Override
+        public FileLock lock(long position, long size, boolean shared) {
+            throw unsupported();
+        }
+
+        @Override
+        public FileLock tryLock(long position, long size, boolean shared) {
+            throw unsupported();
+        }
+
+        @Override
+        protected void implCloseChannel() {
+            // the file belongs to the SafetensorsFile
         }
     }
 

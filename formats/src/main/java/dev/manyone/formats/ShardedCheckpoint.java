@@ -52,20 +52,49 @@ public final class ShardedCheckpoint implements TensorSource {
 
     static ShardedCheckpoint open(Path dir, long windowLimit) {
         Path index = dir.resolve(Safetensors.INDEX_FILE);
-        Map<String, String> weightMap = readWeightMap(index);
+        ShardStore files = new ShardStore() {
+            @Override
+            public boolean contains(String file) {
+                return Files.isRegularFile(dir.resolve(file));
+            }
+
+            @Override
+            public SafetensorsFile open(String file) {
+                return SafetensorsFile.open(dir.resolve(file), windowLimit);
+            }
+        };
+        return open(dir, index, readIndex(index), files);
+    }
+
+    /** Where the shards an index names are stored: files of a directory, or entries of a package. */
+    public interface ShardStore {
+        /** Whether a shard of that (plain, already checked) name exists. */
+        boolean contains(String file);
+
+        /** Opens and validates the shard (see {@link SafetensorsFile}). */
+        SafetensorsFile open(String file);
+    }
+
+    /**
+     * Opens a sharded checkpoint whose index and shards are stored elsewhere than in a directory of their own, e.g. in
+     * a package: {@code indexBytes} is the content of the index, {@code index} the path named in its error messages,
+     * {@code location} what {@link #location()} returns. Checked as {@link #open(Path)}.
+     */
+    public static ShardedCheckpoint open(Path location, Path index, byte[] indexBytes, ShardStore store) {
+        Map<String, String> weightMap = readWeightMap(index, indexBytes);
         Map<String, String> firstTensorOf = new TreeMap<>(); // shard file -> a tensor naming it, for messages
         weightMap.forEach((tensor, file) -> firstTensorOf.putIfAbsent(file, tensor));
         for (Map.Entry<String, String> e : firstTensorOf.entrySet()) {
-            if (!Files.isRegularFile(dir.resolve(e.getKey()))) {
+            if (!store.contains(e.getKey())) {
                 throw new FormatException(index, e.getValue(), "shard '" + e.getKey() + "' named by the index does not exist in "
-                        + dir);
+                        + location);
             }
         }
         List<SafetensorsFile> shards = new ArrayList<>();
         try {
             Map<String, SafetensorsFile> byFile = new HashMap<>();
             for (String file : firstTensorOf.keySet()) {
-                SafetensorsFile s = SafetensorsFile.open(dir.resolve(file), windowLimit);
+                SafetensorsFile s = store.open(file);
                 shards.add(s);
                 byFile.put(file, s);
             }
@@ -92,7 +121,7 @@ public final class ShardedCheckpoint implements TensorSource {
                     }
                 }
             }
-            return new ShardedCheckpoint(dir, shards, shardOf);
+            return new ShardedCheckpoint(location, shards, shardOf);
         } catch (RuntimeException e) {
             for (SafetensorsFile s : shards) {
                 try {
@@ -105,15 +134,21 @@ public final class ShardedCheckpoint implements TensorSource {
         }
     }
 
-    /** The weight map, validated: an object of tensor name to plain shard file name. */
-    private static Map<String, String> readWeightMap(Path index) {
-        String text;
+    private static byte[] readIndex(Path index) {
         try {
-            text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(Files.readAllBytes(index))).toString();
-        } catch (java.nio.charset.CharacterCodingException e) {
-            throw new FormatException(index, null, "index is not valid UTF-8", e);
+            return Files.readAllBytes(index);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /** The weight map, validated: an object of tensor name to plain shard file name. */
+    private static Map<String, String> readWeightMap(Path index, byte[] bytes) {
+        String text;
+        try {
+            text = StandardCharsets.UTF_8.newDecoder().decode(ByteBuffer.wrap(bytes)).toString();
+        } catch (java.nio.charset.CharacterCodingException e) {
+            throw new FormatException(index, null, "index is not valid UTF-8", e);
         }
         JsonNode root = Json.parse(text, index, "index");
         if (!root.isObject()) {

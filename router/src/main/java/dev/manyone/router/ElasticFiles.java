@@ -1,5 +1,8 @@
 package dev.manyone.router;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.manyone.formats.pack.PackageFile;
+
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SpecFiles;
@@ -13,6 +16,7 @@ import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.Optional;
 import java.util.List;
 import java.util.Map;
 
@@ -34,8 +38,11 @@ public final class ElasticFiles {
     private ElasticFiles() {
     }
 
-    /** The metadata of the parent in {@code dir}, validated against {@code parent}. */
+    /** The metadata of the parent in {@code dir} (or in a package file), validated against {@code parent}. */
     public static ElasticMetadata read(Path dir, ModelDescription parent) {
+        if (Files.isRegularFile(dir)) {
+            return readPackage(dir, parent);
+        }
         Path json = dir.resolve(JSON);
         Path tensors = dir.resolve(SAFETENSORS);
         boolean hasJson = Files.isRegularFile(json);
@@ -60,6 +67,37 @@ public final class ElasticFiles {
         ElasticJson.Parsed p = ElasticJson.parse(JsonFiles.read(json, "elastic metadata"), parent, json);
         ElasticTensors.Contents c;
         try (TensorSource src = Safetensors.open(tensors)) {
+            c = ElasticTensors.read(src, parent, p.router(), tensors);
+        }
+        ElasticMetadata.Kind kind = c.router() != null ? ElasticMetadata.Kind.ROUTER : ElasticMetadata.Kind.RANKINGS;
+        return new ElasticMetadata(kind, json, p.budgets(), p.axes(), c.router(), c.rankings(), c.scores());
+    }
+
+    /** The same files read in place from a many-in-one package (entries named as in a directory). */
+    private static ElasticMetadata readPackage(Path file, ModelDescription parent) {
+        PackageFile pkg = PackageFile.open(file);
+        Path json = Path.of(file + "/" + JSON); // labels for messages: the package and the entry
+        Path tensors = Path.of(file + "/" + SAFETENSORS);
+        Optional<JsonNode> meta = pkg.readJson(JSON);
+        boolean hasTensors = pkg.entry(SAFETENSORS).isPresent();
+        if (hasTensors != meta.isPresent()) {
+            throw new FormatException(meta.isPresent() ? tensors : json, "missing from the package: " + JSON + " and "
+                    + SAFETENSORS + " come together");
+        }
+        if (meta.isEmpty()) {
+            Optional<JsonNode> golden = pkg.readJson(GOLDEN_RANKINGS);
+            if (golden.isPresent()) {
+                Path label = Path.of(file + "/" + GOLDEN_RANKINGS);
+                JsonNode g = golden.get();
+                Rankings r = Rankings.parse(g.has("rankings") ? g.get("rankings") : g, parent, label);
+                return new ElasticMetadata(ElasticMetadata.Kind.RANKINGS, label, List.of(), Map.of(), null, r, null);
+            }
+            return new ElasticMetadata(ElasticMetadata.Kind.PLAIN, null, List.of(), Map.of(), null,
+                    Rankings.identity(parent), null);
+        }
+        ElasticJson.Parsed p = ElasticJson.parse(meta.get(), parent, json);
+        ElasticTensors.Contents c;
+        try (TensorSource src = pkg.openSafetensors(SAFETENSORS)) {
             c = ElasticTensors.read(src, parent, p.router(), tensors);
         }
         ElasticMetadata.Kind kind = c.router() != null ? ElasticMetadata.Kind.ROUTER : ElasticMetadata.Kind.RANKINGS;

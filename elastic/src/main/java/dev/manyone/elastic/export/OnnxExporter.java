@@ -1,6 +1,7 @@
 package dev.manyone.elastic.export;
 
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.formats.AtomicDirectory;
 import dev.manyone.formats.Progress;
 import dev.manyone.formats.onnx.GraphBuilder;
@@ -34,7 +35,7 @@ public final class OnnxExporter {
      * @param sideFiles  files copied unchanged into the output (tokenizer.json, …)
      */
     public static Result export(ModelDescription model, WeightSource weights, ExportOptions options, Path target,
-                                boolean overwrite, Map<String, String> provenance, List<Path> sideFiles,
+                                boolean overwrite, Map<String, String> provenance, List<Checkpoint.SideFile> sideFiles,
                                 String toolVersion, Progress progress) throws IOException {
         long total = 0;
         for (var t : model.expectedTensors()) {
@@ -52,8 +53,8 @@ public final class OnnxExporter {
             DeploymentConfig contract = DeploymentConfig.of(model, ONNX_FILE, options);
             Files.writeString(out.path().resolve(DeploymentConfig.FILE), contract.toJson(model), StandardCharsets.UTF_8);
             model.config().write(out.path().resolve("config.json"));
-            for (Path f : sideFiles) {
-                Files.copy(f, out.path().resolve(f.getFileName().toString()));
+            for (Checkpoint.SideFile f : sideFiles) {
+                f.copyTo(out.path().resolve(f.name()));
             }
             out.commit();
         }
