@@ -39,17 +39,14 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = {"-o", "--output"}, required = true, paramLabel = "DIR", description = "Output directory.")
     Path output;
 
-    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16", description = "Weight precision (default ${DEFAULT-VALUE}).")
-    String dtype;
-
-    @Option(names = "--mamba", defaultValue = "contrib", paramLabel = "contrib|portable", description = "Mamba2 implementation (default ${DEFAULT-VALUE}).")
-    String mamba;
-
     @Option(names = "--force", description = "Replace the output directory if it exists.")
     boolean force;
 
     @Option(names = "--json", description = "Print a JSON summary.")
     boolean json;
+
+    @Mixin
+    OnnxOptions onnx;
 
     @Mixin
     CommonOptions common;
@@ -59,7 +56,7 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-        ExportOptions options = new ExportOptions(ExportOptions.mamba(mamba), ExportOptions.weights(dtype));
+        ExportOptions options = onnx.toExportOptions();
         long start = System.nanoTime();
         OnnxExporter.Result r;
         try (Checkpoint cp = Checkpoint.open(checkpoint)) {
@@ -77,13 +74,13 @@ final class ExportCommand implements Callable<Integer> {
             o.put("output", output.toString());
             o.put("onnx_bytes", r.onnxBytes());
             o.put("data_bytes", r.dataBytes());
-            o.put("mamba", mamba);
-            o.put("dtype", dtype);
+            o.put("mamba", onnx.mamba);
+            o.put("dtype", onnx.dtype);
             o.put("seconds", Math.round(seconds * 1000) / 1000.0);
             spec.commandLine().getOut().println(Json.write(o));
         } else {
             spec.commandLine().getOut().printf("wrote %s: model.onnx %s + weights %s (%s, mamba %s) in %.1f s%n",
-                    output, Units.bytes(r.onnxBytes()), Units.bytes(r.dataBytes()), dtype, mamba, seconds);
+                    output, Units.bytes(r.onnxBytes()), Units.bytes(r.dataBytes()), onnx.dtype, onnx.mamba, seconds);
         }
         return Main.OK;
     }

@@ -117,12 +117,6 @@ final class ExtractCommand implements Callable<Integer> {
                     + "sliced straight from the parent). With both, DIR/hf and DIR/onnx are written. Default ${DEFAULT-VALUE}.")
     List<String> formats;
 
-    @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16", description = "ONNX weight precision (default ${DEFAULT-VALUE}).")
-    String dtype;
-
-    @Option(names = "--mamba", defaultValue = "contrib", paramLabel = "contrib|portable", description = "ONNX Mamba2 implementation (default ${DEFAULT-VALUE}).")
-    String mamba;
-
     @Option(names = "--shard-size", defaultValue = "5GB", paramLabel = "SIZE", description = "Largest safetensors shard (default ${DEFAULT-VALUE}).")
     String shardSize;
 
@@ -136,6 +130,9 @@ final class ExtractCommand implements Callable<Integer> {
     boolean json;
 
     @Mixin
+    OnnxOptions onnx;
+
+    @Mixin
     CommonOptions common;
 
     @Spec
@@ -147,7 +144,7 @@ final class ExtractCommand implements Callable<Integer> {
         if (wanted.isEmpty() || !Set.of("hf", "onnx").containsAll(wanted)) {
             throw new FormatException(null, "--format: expected hf, onnx or hf,onnx, found '" + String.join(",", formats) + "'");
         }
-        ExportOptions exportOptions = new ExportOptions(ExportOptions.mamba(mamba), ExportOptions.weights(dtype));
+        ExportOptions exportOptions = onnx.toExportOptions();
         long shardBytes = Units.parseBytes(shardSize, "--shard-size");
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();

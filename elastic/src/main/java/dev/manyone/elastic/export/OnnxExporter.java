@@ -45,6 +45,7 @@ public final class OnnxExporter {
         provenance.forEach(graph::metadata);
         graph.metadata("manyone.mamba", options.mamba().name().toLowerCase());
         graph.metadata("manyone.weights", options.weights().name().toLowerCase());
+        graph.metadata("manyone.attention", options.attention().name().toLowerCase());
         OnnxWriter.Result written;
         progress.start("export", total);
         try (AtomicDirectory out = AtomicDirectory.create(target, overwrite)) {
