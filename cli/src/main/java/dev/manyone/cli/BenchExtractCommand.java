@@ -84,6 +84,7 @@ final class BenchExtractCommand implements Callable<Integer> {
                 j.put("storage_read_bytes", s.storageRead());
                 j.put("storage_write_bytes", s.storageWritten());
                 j.put("seconds", s.seconds());
+                j.put("cpu_seconds", s.cpuSeconds());
                 j.put("mb_per_second", s.megabytesPerSecond());
                 j.put("ratio_to_cp", r.ratio(s));
                 j.put("cache_dropped", s.cacheDropped());
@@ -95,11 +96,12 @@ final class BenchExtractCommand implements Callable<Integer> {
             out.printf("parent %s in its weight files; peak RSS %s during extraction and export (%s with ONNX Runtime "
                     + "sessions), max heap %s%n", Units.bytes(r.parentBytes()), Units.bytes(r.extractionPeakRssBytes()),
                     Units.bytes(r.peakRssBytes()), Units.bytes(r.maxHeapBytes()));
-            out.printf("%-36s %10s %10s %12s %9s %10s %8s%n", "step", "read", "written", "storage read", "seconds", "MB/s", "÷ cp");
+            out.printf("%-36s %10s %10s %12s %9s %9s %10s %8s%n", "step", "read", "written", "storage read", "seconds",
+                    "cpu s", "MB/s", "÷ cp");
             for (ExtractBenchmark.Step s : concat(r)) {
-                out.printf("%-36s %10s %10s %12s %9.1f %10.0f %8.2f%n", s.name(), Units.bytes(s.bytesRead()),
+                out.printf("%-36s %10s %10s %12s %9.1f %9s %10.0f %8.2f%n", s.name(), Units.bytes(s.bytesRead()),
                         Units.bytes(s.bytesWritten()), s.storageRead() < 0 ? "-" : Units.bytes(s.storageRead()), s.seconds(),
-                        s.megabytesPerSecond(), r.ratio(s));
+                        s.cpuSeconds() < 0 ? "-" : String.format("%.1f", s.cpuSeconds()), s.megabytesPerSecond(), r.ratio(s));
             }
             r.notes().forEach(n -> out.println("note: " + n));
         }

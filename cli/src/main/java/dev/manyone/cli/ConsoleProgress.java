@@ -14,6 +14,7 @@ final class ConsoleProgress implements Progress {
     private final AtomicLong done = new AtomicLong();
     private volatile String phase = "";
     private volatile long total;
+    private volatile String unit; // null: bytes
     private volatile long started;
     private volatile long lastDraw;
 
@@ -28,6 +29,12 @@ final class ConsoleProgress implements Progress {
 
     @Override
     public void start(String phase, long total) {
+        start(phase, total, null);
+    }
+
+    @Override
+    public void start(String phase, long total, String unit) {
+        this.unit = unit;
         this.phase = phase;
         this.total = total;
         this.done.set(0);
@@ -61,12 +68,21 @@ final class ConsoleProgress implements Progress {
         int width = 30;
         int filled = (int) Math.round(frac * width);
         double seconds = Math.max(1e-9, (now - started) / 1e9);
-        String line = String.format("\r%-10s [%s%s] %3d%% %s / %s  %s/s ", phase, "#".repeat(filled),
-                " ".repeat(width - filled), Math.round(frac * 100), Units.bytes(d), Units.bytes(total),
-                Units.bytes((long) (d / seconds)));
+        String u = unit;
+        String amounts = u == null
+                ? String.format("%s / %s  %s/s", Units.bytes(d), Units.bytes(total), Units.bytes((long) (d / seconds)))
+                : String.format("%d / %d %s  %.2f %s/s", d, total, u, d / seconds, u);
+        String eta = d <= 0 || d >= total ? "" : String.format("  ETA %s", duration((total - d) * seconds / d));
+        String line = String.format("\r%-10s [%s%s] %3d%% %s%s ", phase, "#".repeat(filled), " ".repeat(width - filled),
+                Math.round(frac * 100), amounts, eta);
         synchronized (err) {
             err.print(line);
             err.flush();
         }
+    }
+
+    private static String duration(double seconds) {
+        long s = Math.round(seconds);
+        return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : String.format("%dm%02ds", s / 60, s % 60);
     }
 }

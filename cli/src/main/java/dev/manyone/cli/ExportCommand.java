@@ -64,7 +64,7 @@ final class ExportCommand implements Callable<Integer> {
             Map<String, String> provenance = new LinkedHashMap<>();
             provenance.put("manyone.version", Version.get());
             provenance.put("manyone.source", checkpoint.toAbsolutePath().normalize().getFileName().toString());
-            provenance.put("manyone.source_sha256", cp.packageFile().map(p -> p.manifestEntry().sha256()).orElseGet(() -> CheckpointHash.sha256(cp)));
+            provenance.put("manyone.source_sha256", CheckpointHash.sha256(cp)); // same for a package and its directory
             r = OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), options, output, force, provenance,
                     cp.sideFileEntries(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
         }

@@ -4,11 +4,11 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
-import dev.manyone.elastic.checkpoint.NonFinite;
 import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Extractor;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
+import dev.manyone.elastic.slice.FiniteCheck;
 import dev.manyone.elastic.slice.SlicedWeights;
 import dev.manyone.elastic.slice.SpecFiles;
 import dev.manyone.elastic.export.ExportOptions;
@@ -120,7 +120,7 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--shard-size", defaultValue = "5GB", paramLabel = "SIZE", description = "Largest safetensors shard (default ${DEFAULT-VALUE}).")
     String shardSize;
 
-    @Option(names = "--allow-nonfinite", description = "Extract even if the parent's weights hold NaN or Inf (they are checked first otherwise).")
+    @Option(names = "--allow-nonfinite", description = "Extract even if what a child keeps holds NaN or Inf (checked while slicing otherwise: the child is then not written).")
     boolean allowNonFinite;
 
     @Option(names = "--force", description = "Replace the output directory if it exists.")
@@ -149,14 +149,6 @@ final class ExtractCommand implements Callable<Integer> {
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
             cp.model().check(cp.tensors());
-            if (!allowNonFinite) {
-                NonFinite.Report values = NonFinite.scan(cp.tensors());
-                if (!values.finite()) {
-                    throw new FormatException(parent, values.nan() + " NaN and " + values.inf() + " Inf values in the weights of "
-                            + values.offending().stream().map(NonFinite.Count::tensor).toList()
-                            + "; expected finite weights (pass --allow-nonfinite to extract anyway)");
-                }
-            }
             // every child is planned (and every impossible spec refused) before anything is written
             List<Request> requested = requests(model);
             Rankings rankings = requested.get(0).rankings();
@@ -189,12 +181,13 @@ final class ExtractCommand implements Callable<Integer> {
             if (wanted.contains("hf")) {
                 List<Extractor.Target> hf = targets.stream()
                         .map(t -> new Extractor.Target(t.plan(), both ? t.dir().resolve("hf") : t.dir(), t.provenance())).toList();
-                bytesWritten += Extractor.writeHuggingFace(cp, hf, force, shardBytes, progress).bytesWritten(); // one pass
+                bytesWritten += Extractor.writeHuggingFace(cp, hf, force, shardBytes, !allowNonFinite, progress).bytesWritten(); // one pass
             }
             if (wanted.contains("onnx")) {
                 for (Extractor.Target t : targets) {
                     OnnxExporter.Result o = OnnxExporter.export(ModelDescription.of(t.plan().config()),
-                            new SlicedWeights(cp.tensors(), t.plan()), exportOptions, both ? t.dir().resolve("onnx") : t.dir(),
+                            new SlicedWeights(cp.tensors(), t.plan(),
+                                    allowNonFinite ? null : new FiniteCheck(t.dir().getFileName().toString())), exportOptions, both ? t.dir().resolve("onnx") : t.dir(),
                             force, new LinkedHashMap<>(t.provenance()), Extractor.childSideFiles(cp), Version.get(), progress);
                     bytesWritten += o.onnxBytes() + o.dataBytes();
                 }

@@ -117,7 +117,8 @@ final class RankCommand implements Callable<Integer> {
         }
         ElasticMetadata before = intoParent ? ParentMetadata.check(checkpoint, model, force) : null;
         Calibration calibration = Calibration.load(calib, checkpoint, model.vocab(), new Calibration.Sampling(samples, seqLen, seed));
-        ImportanceEstimator.Result r = ImportanceEstimator.estimate(checkpoint, calibration, options);
+        ImportanceEstimator.Result r = ImportanceEstimator.estimate(checkpoint, calibration, options,
+                ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
         if (output != null) {
             RankingsFile.write(output, RankingsFile.toJson(model, r));
         }

@@ -119,4 +119,37 @@ class ExtractCommandTest {
             }
         }
     }
+
+    /**
+     * A Hugging Face cache snapshot: config, weights and tokenizer are all links into blobs/. The child is extracted as
+     * from the plain directory, and the tokenizer travels with it as a regular file.
+     */
+    @Test
+    void huggingFaceCacheSnapshotOfLinks() throws Exception {
+        Path blobs = Files.createDirectories(tmp.resolve("hub/models--org--tiny/blobs"));
+        Path snapshot = Files.createDirectories(tmp.resolve("hub/models--org--tiny/snapshots/0a1b2c"));
+        Files.writeString(blobs.resolve("t0k"), "{\"version\": \"1.0\"}\n");
+        Files.createSymbolicLink(snapshot.resolve("tokenizer.json"), Path.of("../../blobs/t0k"));
+        for (String name : new String[] {"config.json", "model.safetensors"}) {
+            Files.copy(tiny().resolve(name), blobs.resolve("blob-" + name));
+            Files.createSymbolicLink(snapshot.resolve(name), Path.of("../../blobs/blob-" + name));
+        }
+        String spec = tiny().resolve("rankings.json").toString();
+        CliRun linked = CliRun.of("extract", snapshot.toString(), "--spec", spec, "--child", "6B-style", "-o", tmp.resolve("from-links").toString());
+        assertEquals(0, linked.code(), linked.toString());
+        CliRun plain = CliRun.of("extract", tiny().toString(), "--spec", spec, "--child", "6B-style", "-o", tmp.resolve("plain").toString());
+        assertEquals(0, plain.code(), plain.toString());
+        try (var a = dev.manyone.formats.Safetensors.open(tmp.resolve("plain"));
+             var b = dev.manyone.formats.Safetensors.open(tmp.resolve("from-links"))) {
+            assertEquals(a.tensors().size(), b.tensors().size());
+            for (var t : a.tensors()) { // same tensors; the metadata differs only in manyone.parent (the folder's name)
+                var u = b.require(t.name());
+                assertEquals(t.byteSize(), u.byteSize(), t.name());
+                assertTrue(a.bytes(t, 0, (int) t.byteSize()).equals(b.bytes(u, 0, (int) u.byteSize())), t.name());
+            }
+        }
+        Path tokenizer = tmp.resolve("from-links/tokenizer.json");
+        assertFalse(Files.isSymbolicLink(tokenizer), "copied, not linked");
+        assertEquals("{\"version\": \"1.0\"}\n", Files.readString(tokenizer));
+    }
 }

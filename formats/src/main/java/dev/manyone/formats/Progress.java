@@ -6,8 +6,13 @@ package dev.manyone.formats;
  */
 public interface Progress {
 
-    /** Starts a phase of {@code total} units (bytes unless the phase says otherwise). */
+    /** Starts a phase of {@code total} bytes. */
     void start(String phase, long total);
+
+    /** Starts a phase of {@code total} countable units named by {@code unit} (plural, e.g. "passes"). */
+    default void start(String phase, long total, String unit) {
+        start(phase, total);
+    }
 
     /** {@code units} more done in the current phase. */
     void advance(long units);

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
-import java.nio.file.StandardOpenOption;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -25,7 +24,8 @@ import java.util.TreeMap;
  * spec; the Rust writer aligns to 8). Tensor bytes then arrive in plan order through {@link #write} or
  * {@link #transferFrom}. The file is built as {@code .<name>.partial-<random>} beside the target and renamed over
  * it by {@link #finish()}; {@link #close()} without finish deletes it. Same plan and bytes give identical files.
- * Misuse (writing out of order, too many bytes, finishing early) is an IllegalStateException. Not thread-safe.
+ * Misuse (writing out of order, too many bytes, finishing early) is an IllegalStateException. Tensor bytes are
+ * written to the file by a {@link BackgroundWriter} while the caller prepares the next ones. Not thread-safe.
  */
 public final class SafetensorsWriter implements AutoCloseable {
     private static final int BUFFER_BYTES = 8 << 20;
@@ -38,7 +38,8 @@ public final class SafetensorsWriter implements AutoCloseable {
     private final long[] written;
     private final long expectedFileSize;
     private FileChannel channel;
-    private ByteBuffer buffer;
+    private BackgroundWriter out;
+    private boolean direct; // the channel does direct I/O: every byte goes through the background writer
     private int cursor; // first tensor not completely written
     private boolean finished;
     private boolean closed;
@@ -69,11 +70,13 @@ public final class SafetensorsWriter implements AutoCloseable {
             total = Math.addExact(total, s);
         }
         Path temp = TempNames.partial(target);
-        FileChannel ch = FileChannel.open(temp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE);
+        OutputFiles.Output file = OutputFiles.create(temp);
         SafetensorsWriter w = new SafetensorsWriter(target, temp, p, sizes, total);
-        w.channel = ch;
+        w.channel = file.channel();
+        w.out = new BackgroundWriter(file.channel(), BUFFER_BYTES, target.getFileName().toString(), file.alignment());
+        w.direct = file.alignment() != 0;
         try {
-            w.writeFully(ByteBuffer.wrap(header));
+            w.out.write(ByteBuffer.wrap(header));
         } catch (IOException | RuntimeException e) {
             w.close();
             throw e;
@@ -135,47 +138,47 @@ public final class SafetensorsWriter implements AutoCloseable {
 
     /**
      * Appends {@code chunk}'s remaining bytes (consumed) to tensor {@code name}, which must be the first tensor not
-     * yet complete. Chunks may be of any size; large ones are written directly, small ones buffered.
+     * yet complete. Chunks may be of any size; they are copied and written to the file in the background.
      */
     public void write(String name, ByteBuffer chunk) throws IOException {
         int i = check(name, chunk.remaining());
         written[i] += chunk.remaining();
-        if (chunk.remaining() >= BUFFER_BYTES) {
-            flush();
-            writeFully(chunk);
-        } else {
-            if (buffer == null) {
-                buffer = ByteBuffer.allocateDirect(BUFFER_BYTES);
-            }
-            while (chunk.hasRemaining()) {
-                if (!buffer.hasRemaining()) {
-                    flush();
-                }
-                int n = Math.min(buffer.remaining(), chunk.remaining());
-                buffer.put(buffer.position(), chunk, chunk.position(), n);
-                buffer.position(buffer.position() + n);
-                chunk.position(chunk.position() + n);
-            }
+        try {
+            out.write(chunk);
+        } catch (IOException e) {
+            throw named(e);
         }
         advance();
     }
 
-    /** Writes the whole tensor {@code t} of {@code src} as tensor {@code name} (same dtype and byte size), via copyTo. */
+    /**
+     * Writes the whole tensor {@code t} of {@code src} as tensor {@code name} (same dtype and byte size), via copyTo:
+     * a kernel-side copy into the file, or with direct I/O through the background writer.
+     */
     public void transferFrom(String name, TensorSource src, TensorInfo t) throws IOException {
         int i = check(name, t.byteSize());
         TensorSpec spec = plan.get(i);
         if (t.dtype() != spec.dtype() || t.byteSize() != sizes[i] || written[i] != 0) {
             throw new IllegalStateException("cannot copy " + t + " into " + spec + " with " + written[i] + " bytes already written");
         }
-        flush();
-        long before = channel.position();
+        long before;
+        long after;
         try {
-            src.copyTo(t, channel);
+            if (direct) {
+                before = out.count();
+                src.copyTo(t, new ChannelToWriter());
+                after = out.count();
+            } else {
+                flush();
+                before = channel.position();
+                src.copyTo(t, channel);
+                after = channel.position();
+            }
         } catch (IOException e) {
             throw named(e);
         }
-        if (channel.position() - before != sizes[i]) {
-            throw new IOException("copying " + t + " wrote " + (channel.position() - before) + " bytes, expected " + sizes[i]);
+        if (after - before != sizes[i]) {
+            throw new IOException("copying " + t + " wrote " + (after - before) + " bytes, expected " + sizes[i]);
         }
         written[i] = sizes[i];
         advance();
@@ -206,21 +209,33 @@ public final class SafetensorsWriter implements AutoCloseable {
         }
     }
 
+    /** Waits until every byte written so far is in the file (before the channel is used directly). */
     private void flush() throws IOException {
-        if (buffer != null && buffer.position() > 0) {
-            buffer.flip();
-            writeFully(buffer);
-            buffer.clear();
+        if (out != null) {
+            try {
+                out.drain();
+            } catch (IOException e) {
+                throw named(e);
+            }
         }
     }
 
-    private void writeFully(ByteBuffer b) throws IOException {
-        try {
-            while (b.hasRemaining()) {
-                channel.write(b);
-            }
-        } catch (IOException e) {
-            throw named(e);
+    /** The background writer as a channel, for {@link TensorSource#copyTo}. */
+    private final class ChannelToWriter implements java.nio.channels.WritableByteChannel {
+        @Override
+        public int write(ByteBuffer src) throws IOException {
+            int n = src.remaining();
+            out.write(src);
+            return n;
+        }
+
+        @Override
+        public boolean isOpen() {
+            return true;
+        }
+
+        @Override
+        public void close() {
         }
     }
 
@@ -239,16 +254,27 @@ public final class SafetensorsWriter implements AutoCloseable {
             throw new IllegalStateException("cannot finish " + target + ": tensor '" + plan.get(cursor).name() + "' has "
                     + written[cursor] + " of " + sizes[cursor] + " bytes");
         }
-        flush();
+        try {
+            out.finish();
+        } catch (IOException e) {
+            throw named(e);
+        }
         if (channel.size() != expectedFileSize) {
             throw new IOException(temp + " has " + channel.size() + " bytes, expected " + expectedFileSize);
         }
         channel.force(true);
+        stopWriter();
         channel.close();
         Files.move(temp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         finished = true;
-        buffer = null;
         AtomicFiles.syncDirectory(target.toAbsolutePath().getParent());
+    }
+
+    private void stopWriter() {
+        if (out != null) {
+            out.close();
+            out = null;
+        }
     }
 
     /** Without a successful {@link #finish()}: closes and deletes the temp file. Idempotent. */
@@ -258,7 +284,7 @@ public final class SafetensorsWriter implements AutoCloseable {
             return;
         }
         closed = true;
-        buffer = null;
+        stopWriter();
         if (finished) {
             return;
         }

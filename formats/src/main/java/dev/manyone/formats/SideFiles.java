@@ -2,7 +2,6 @@ package dev.manyone.formats;
 
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
@@ -13,11 +12,15 @@ import java.util.stream.Stream;
 /**
  * The files of a Hugging Face checkpoint directory that travel unchanged with a sliced model: tokenizer.json,
  * tokenizer_config.json, generation_config.json, special_tokens_map.json, chat_template.jinja, *.txt, custom code, …
- * That is every regular file directly in the directory (not recursive, no symbolic links, no hidden files such as
- * our own {@code .x.partial-*} temp files) except {@code config.json}, which the slicer rewrites, and weights:
+ * That is every regular file directly in the directory (not recursive, no hidden files such as our own
+ * {@code .x.partial-*} temp files) except {@code config.json}, which the slicer rewrites, and weights:
  * {@code *.safetensors} and {@code *.safetensors.index.json}, and the weights of other formats ({@code *.bin},
  * {@code *.bin.index.json}, {@code *.pt}, {@code *.pth}, {@code *.ckpt}, {@code *.h5}, {@code *.msgpack},
  * {@code *.gguf}, {@code *.onnx}, {@code *.onnx_data}), which describe the parent, not the child.
+ * <p>
+ * A symbolic link to a regular file counts as that file and is copied as its content: a Hugging Face cache snapshot
+ * ({@code models--org--name/snapshots/<rev>/}) holds nothing but links into {@code blobs/}. Links to directories and
+ * dangling links are not side files.
  */
 public final class SideFiles {
     private static final List<String> WEIGHT_SUFFIXES = List.of(".safetensors", ".safetensors.index.json", ".bin",
@@ -30,7 +33,7 @@ public final class SideFiles {
     public static List<Path> list(Path checkpointDir) throws IOException {
         List<Path> out = new ArrayList<>();
         try (Stream<Path> s = Files.list(checkpointDir)) {
-            s.filter(p -> Files.isRegularFile(p, LinkOption.NOFOLLOW_LINKS))
+            s.filter(p -> Files.isRegularFile(p)) // follows links
                     .filter(p -> isSideFile(p.getFileName().toString()))
                     .sorted()
                     .forEach(out::add);
@@ -51,7 +54,10 @@ public final class SideFiles {
         return true;
     }
 
-    /** Copies the side files of {@code fromDir} byte for byte into {@code toDir} (replacing same-named files); returns the copies. */
+    /**
+     * Copies the side files of {@code fromDir} byte for byte into {@code toDir} (replacing same-named files; a link's
+     * target content, never the link); returns the copies.
+     */
     public static List<Path> copy(Path fromDir, Path toDir) throws IOException {
         List<Path> copies = new ArrayList<>();
         for (Path p : list(fromDir)) {

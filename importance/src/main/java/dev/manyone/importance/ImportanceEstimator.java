@@ -5,6 +5,7 @@ import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.formats.FormatException;
+import dev.manyone.formats.Progress;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -73,6 +74,14 @@ public final class ImportanceEstimator {
 
     /** Scores and ranks the parent checkpoint in {@code parentDir}. */
     public static Result estimate(Path parentDir, Calibration calibration, Options options) {
+        return estimate(parentDir, calibration, options, Progress.NONE);
+    }
+
+    /**
+     * Scores and ranks, reporting progress in phases: "probe" (calibration batches through the full model), then the
+     * depth scoring ("depth", or "depth i/L" per step of the iterative search) in forward passes over one batch.
+     */
+    public static Result estimate(Path parentDir, Calibration calibration, Options options, Progress progress) {
         long start = System.nanoTime();
         ModelDescription model;
         try (Checkpoint cp = Checkpoint.open(parentDir)) {
@@ -80,11 +89,11 @@ public final class ImportanceEstimator {
             model.check(cp.tensors());
             if (options.mode() == Mode.WHOLE) {
                 return finish(model, calibration, options, start, work -> new WholeModelPasses(cp, calibration.batches(options.batch()),
-                        work, options.threads()));
+                        work, options.threads(), progress));
             }
         }
         return finish(model, calibration, options, start, work -> new StreamedPasses(parentDir, model,
-                calibration.batches(options.batch()), work, options.threads()));
+                calibration.batches(options.batch()), work, options.threads(), progress));
     }
 
     private interface PassesFactory {
@@ -101,7 +110,7 @@ public final class ImportanceEstimator {
             int[] order = null;
             switch (options.depth()) {
                 case COSINE -> depth = acc.cosineScores();
-                case NMSE -> depth = passes.nmse(Set.of(), all(model));
+                case NMSE -> depth = passes.nmse(Set.of(), all(model), "depth");
                 case NMSE_ITERATIVE -> {
                     depth = new double[layers];
                     order = new int[layers];
@@ -113,7 +122,7 @@ public final class ImportanceEstimator {
                                 candidates.add(i);
                             }
                         }
-                        double[] s = passes.nmse(removed, candidates);
+                        double[] s = passes.nmse(removed, candidates, "depth " + (step + 1) + "/" + layers);
                         int least = 0;
                         for (int k = 1; k < s.length; k++) {
                             if (s[k] < s[least]) {

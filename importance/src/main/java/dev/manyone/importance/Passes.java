@@ -16,9 +16,9 @@ interface Passes extends AutoCloseable {
 
     /**
      * For each candidate j, the NMSE of the logits of the model without the layers {@code removed} ∪ {j} against
-     * the full model's (the reference kept by {@link #probe}).
+     * the full model's (the reference kept by {@link #probe}). {@code phase} names the progress phase.
      */
-    double[] nmse(Set<Integer> removed, List<Integer> candidates);
+    double[] nmse(Set<Integer> removed, List<Integer> candidates, String phase);
 
     /** Layer passes over the calibration set run so far (a whole-model pass of L layers counts L), for reporting. */
     long layerRuns();

@@ -8,6 +8,7 @@ import dev.manyone.elastic.export.ExportOptions;
 import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.elastic.export.Probes;
 import dev.manyone.elastic.export.StateNames;
+import dev.manyone.formats.Progress;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -38,13 +39,15 @@ final class StreamedPasses implements Passes {
     private final List<long[][]> batches;
     private final Path work;
     private final int threads;
+    private final Progress progress;
     private SpillFile embed;
     private SpillFile reference;
     private double[] firstRound;
     private double referenceSum;
     private long layerRuns;
 
-    StreamedPasses(Path parent, ModelDescription model, List<long[][]> batches, Path work, int threads) {
+    StreamedPasses(Path parent, ModelDescription model, List<long[][]> batches, Path work, int threads, Progress progress) {
+        this.progress = progress;
         this.parent = parent;
         this.model = model;
         this.batches = batches;
@@ -58,7 +61,7 @@ final class StreamedPasses implements Passes {
         if (depth.needsLogits()) {
             model.layers().forEach(l -> all.add(l.index()));
         }
-        double[] nmse = round(Set.of(), all, acc);
+        double[] nmse = round(Set.of(), all, acc, depth.needsLogits() ? "probe+depth" : "probe");
         firstRound = depth.needsLogits() ? nmse : null;
         if (depth != DepthMethod.NMSE_ITERATIVE && reference != null) {
             reference.delete(); // only later rounds of the iterative search read it again
@@ -67,14 +70,14 @@ final class StreamedPasses implements Passes {
     }
 
     @Override
-    public double[] nmse(Set<Integer> removed, List<Integer> candidates) {
+    public double[] nmse(Set<Integer> removed, List<Integer> candidates, String phase) {
         if (removed.isEmpty() && firstRound != null && candidates.size() == model.layers().size()) {
             return firstRound.clone();
         }
         if (reference == null) {
             throw new IllegalStateException("no reference logits: probe() ran without an NMSE depth method");
         }
-        return round(removed, candidates, null);
+        return round(removed, candidates, null, phase);
     }
 
     /** Exports one part from a freshly opened checkpoint and opens it; the checkpoint is closed again. */
@@ -91,9 +94,11 @@ final class StreamedPasses implements Passes {
 
     /**
      * One pass over the layers with one stream per candidate (skipping its layer and every {@code removed} one) and,
-     * when {@code acc} is given, the full-model stream feeding the probes. Returns the candidates' NMSE.
+     * when {@code acc} is given, the full-model stream feeding the probes. Returns the candidates' NMSE. Progress is
+     * in parts: the embeddings (first round only), each layer not removed, the head.
      */
-    private double[] round(Set<Integer> removed, List<Integer> candidates, ScoreAccumulator acc) {
+    private double[] round(Set<Integer> removed, List<Integer> candidates, ScoreAccumulator acc, String phase) {
+        progress.start(phase, (embed == null ? 1 : 0) + model.layers().size() - removed.size() + 1, "parts");
         if (embed == null) {
             embed = SpillFile.create(work, "embed");
             try (OrtGraph g = part(NemotronHGraph.Part.EMBED, -1); SpillFile.Writer w = embed.writer()) {
@@ -101,6 +106,7 @@ final class StreamedPasses implements Passes {
                     w.write(g.runOne(model, batch, null, NemotronHGraph.HIDDEN_OUT));
                 }
             }
+            progress.advance(1);
         }
         int n = candidates.size();
         int main = acc != null ? n : -1;
@@ -119,6 +125,7 @@ final class StreamedPasses implements Passes {
                     }
                 }
                 if (groups.isEmpty()) {
+                    progress.advance(1);
                     continue;
                 }
                 try (OrtGraph g = part(NemotronHGraph.Part.LAYER, k)) {
@@ -132,8 +139,12 @@ final class StreamedPasses implements Passes {
                     }
                 }
                 dropUnused(groups.keySet(), at);
+                progress.advance(1);
             }
-            return head(at, candidates, main, acc);
+            double[] nmse = head(at, candidates, main, acc);
+            progress.advance(1);
+            progress.done();
+            return nmse;
         } finally {
             dropUnused(new HashSet<>(Arrays.asList(at)), new SpillFile[0]);
         }

@@ -11,6 +11,7 @@ import dev.manyone.elastic.export.StateNames;
 import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
+import dev.manyone.formats.Progress;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -31,10 +32,12 @@ final class WholeModelPasses implements Passes {
     private final List<long[][]> batches;
     private final Path work;
     private final int threads;
+    private final Progress progress;
     private SpillFile reference;
     private long layerRuns;
 
-    WholeModelPasses(Checkpoint cp, List<long[][]> batches, Path work, int threads) {
+    WholeModelPasses(Checkpoint cp, List<long[][]> batches, Path work, int threads, Progress progress) {
+        this.progress = progress;
         this.cp = cp;
         this.model = cp.model();
         this.batches = batches;
@@ -58,6 +61,7 @@ final class WholeModelPasses implements Passes {
         try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, new CheckpointWeights(cp.tensors()),
                 ExportOptions.DEFAULT.withProbes()), work, "probe", threads);
              SpillFile.Writer logits = referenceLogits ? reference.writer() : null) {
+            progress.start("probe", batches.size(), "passes");
             for (long[][] batch : batches) {
                 int b = batch.length;
                 int s = batch[0].length;
@@ -75,13 +79,16 @@ final class WholeModelPasses implements Passes {
                         logits.write(out.get(StateNames.LOGITS));
                     }
                 }
+                progress.advance(1);
             }
+            progress.done();
         }
         layerRuns += model.layers().size();
     }
 
     @Override
-    public double[] nmse(Set<Integer> removed, List<Integer> candidates) {
+    public double[] nmse(Set<Integer> removed, List<Integer> candidates, String phase) {
+        progress.start(phase, (long) candidates.size() * batches.size(), "passes");
         NmseSums sums = new NmseSums(candidates.size());
         try (SpillFile.Reader ref = reference.reader()) {
             for (long[][] batch : batches) {
@@ -103,6 +110,7 @@ final class WholeModelPasses implements Passes {
                 }
             }
         }
+        progress.done();
         return sums.nmse();
     }
 
@@ -115,6 +123,7 @@ final class WholeModelPasses implements Passes {
             for (long[][] batch : batches) {
                 float[] logits = g.runOne(child, batch, null, StateNames.LOGITS);
                 sums.candidate(k, ref.read(logits.length), logits);
+                progress.advance(1);
             }
         }
         layerRuns += kept.size();
@@ -135,6 +144,7 @@ final class WholeModelPasses implements Passes {
             for (int n = 0; n < batches.size(); n++) {
                 float[] logits = head.runOne(model, batches.get(n), hidden.get(n), StateNames.LOGITS);
                 sums.candidate(k, ref.read(logits.length), logits);
+                progress.advance(1);
             }
         }
     }

@@ -50,9 +50,13 @@ public final class ExtractBenchmark {
                           boolean dropCaches, long seed, long shardBytes) {
     }
 
-    /** One measured step. storageRead/storageWritten are -1 where not measurable (cp runs in another process). */
+    /**
+     * One measured step. storageRead/storageWritten/cpuSeconds are -1 where not measurable (cp runs in another
+     * process). cpuSeconds is this process's CPU time (all threads, user + system) during the step: well below
+     * {@code seconds} means the step waited on the disk.
+     */
     public record Step(String name, long bytesRead, long bytesWritten, long storageRead, long storageWritten, double seconds,
-                       boolean cacheDropped) {
+                       double cpuSeconds, boolean cacheDropped) {
         public double megabytesPerSecond() {
             return (bytesRead + bytesWritten) / 1e6 / seconds;
         }
@@ -158,12 +162,14 @@ public final class ExtractBenchmark {
     private static Step measure(String name, boolean drop, Work work) throws IOException {
         boolean dropped = drop && ProcStats.dropCaches();
         long[] io0 = ProcStats.io();
+        double cpu0 = ProcStats.cpuSeconds();
         long start = System.nanoTime();
         long[] bytes = work.run();
         double seconds = (System.nanoTime() - start) / 1e9;
+        double cpu1 = ProcStats.cpuSeconds();
         long[] io1 = ProcStats.io();
         return new Step(name, bytes[0], bytes[1], io0[0] < 0 ? -1 : io1[0] - io0[0], io0[1] < 0 ? -1 : io1[1] - io0[1],
-                seconds, dropped);
+                seconds, cpu0 < 0 || cpu1 < 0 ? -1 : cpu1 - cpu0, dropped);
     }
 
     /** {@code cp} of the parent's weight files (the system's cp: the yardstick a user would reach for). */
@@ -187,7 +193,7 @@ public final class ExtractBenchmark {
         }
         double seconds = (System.nanoTime() - start) / 1e9;
         delete(into);
-        return new Step("cp (parent shards)", bytes, bytes, -1, -1, seconds, dropped);
+        return new Step("cp (parent shards)", bytes, bytes, -1, -1, seconds, -1, dropped);
     }
 
     /** Random permutations on every axis, seeded: the gathers real rankings cause. */

@@ -18,6 +18,15 @@ public final class ProcStats {
         return new long[] {field(Path.of("/proc/self/io"), "read_bytes:"), field(Path.of("/proc/self/io"), "write_bytes:")};
     }
 
+    /** CPU time of this process so far (every thread, user + system), in seconds; -1 if the JVM cannot say. */
+    public static double cpuSeconds() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            long ns = os.getProcessCpuTime();
+            return ns < 0 ? -1 : ns / 1e9;
+        }
+        return -1;
+    }
+
     /** Peak resident set size in bytes. */
     public static long peakRss() {
         long kb = field(Path.of("/proc/self/status"), "VmHWM:");

@@ -45,9 +45,20 @@ public final class Extractor {
         return writeHuggingFace(parent, List.of(new Target(plan, target, provenance)), overwrite, maxShardBytes, progress);
     }
 
-    /** Writes every target in one pass over the parent's tensors. */
+    /** Writes every target in one pass over the parent's tensors, refusing NaN and Inf in what they keep. */
     public static Result writeHuggingFace(Checkpoint parent, List<Target> targets, boolean overwrite, long maxShardBytes,
                                           Progress progress) throws IOException {
+        return writeHuggingFace(parent, targets, overwrite, maxShardBytes, true, progress);
+    }
+
+    /**
+     * Writes every target in one pass over the parent's tensors.
+     *
+     * @param checkFinite refuse NaN and Inf in what a child keeps ({@link FiniteCheck}: checked on the gathered
+     *                    bytes, so whole tensors are gathered too instead of transferred by the kernel)
+     */
+    public static Result writeHuggingFace(Checkpoint parent, List<Target> targets, boolean overwrite, long maxShardBytes,
+                                          boolean checkFinite, Progress progress) throws IOException {
         // per child: its tensors keyed by parent tensor name, and its writer plan in its own (canonical) order
         List<Map<String, TensorSlice>> byParent = new ArrayList<>();
         List<List<TensorSpec>> specs = new ArrayList<>();
@@ -89,6 +100,10 @@ public final class Extractor {
                 writers.add(CheckpointWriter.create(dir.path(), specs.get(c), metadata, maxShardBytes));
             }
             SliceCopier copier = new SliceCopier(reader);
+            List<FiniteCheck> checks = new ArrayList<>();
+            for (Target t : targets) {
+                checks.add(checkFinite ? new FiniteCheck(t.dir().getFileName().toString()) : null);
+            }
             // the parent's canonical order; each child's tensors come in the same relative order (layers renumbered)
             for (ExpectedTensor e : parent.model().expectedTensors()) {
                 TensorInfo src = null;
@@ -99,7 +114,7 @@ public final class Extractor {
                         continue;
                     }
                     src = src == null ? parent.tensors().require(e.name()) : src;
-                    tensorRead = Math.max(tensorRead, copier.copy(parent.tensors(), src, s, writers.get(c)));
+                    tensorRead = Math.max(tensorRead, copier.copy(parent.tensors(), src, s, writers.get(c), checks.get(c)));
                     progress.advance(s.elementCount() * src.dtype().size());
                 }
                 read += tensorRead;

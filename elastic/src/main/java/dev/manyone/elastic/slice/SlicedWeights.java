@@ -3,7 +3,7 @@ package dev.manyone.elastic.slice;
 import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.elastic.export.WeightSource;
 import dev.manyone.formats.DType;
-import dev.manyone.formats.Precision;
+import dev.manyone.formats.Converter;
 import dev.manyone.formats.TensorInfo;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.onnx.TensorData;
@@ -24,11 +24,19 @@ public final class SlicedWeights implements WeightSource {
     private final Map<String, TensorSlice> byName = new HashMap<>();
     /** Reused by every tensor: the exporter writes one tensor at a time. */
     private SliceCopier copier;
-    private final float[] floats = new float[1 << 20];
-    private final ByteBuffer converted = ByteBuffer.allocate(floats.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+    private final Converter converter = new Converter(1 << 20);
+    private final ByteBuffer converted = ByteBuffer.allocateDirect(converter.maxElements() * 4).order(ByteOrder.LITTLE_ENDIAN);
+    private final FiniteCheck check;
 
+    /** The child's weights; NaN or Inf in what it keeps fails the export ({@link FiniteCheck}). */
     public SlicedWeights(TensorSource parent, SlicePlan plan) {
+        this(parent, plan, new FiniteCheck(null));
+    }
+
+    /** @param check refuses NaN and Inf in the child's values, or null to pass them through */
+    public SlicedWeights(TensorSource parent, SlicePlan plan, FiniteCheck check) {
         this.parent = parent;
+        this.check = check;
         for (TensorSlice t : plan.tensors()) {
             byName.put(t.name(), t);
         }
@@ -55,18 +63,21 @@ public final class SlicedWeights implements WeightSource {
                         copier = new SliceCopier(reader);
                     }
                     copier.readWith(reader);
-                    copier.gather(src, slice, chunk -> {
-                    while (chunk.hasRemaining()) {
-                        int count = Math.min(floats.length, chunk.remaining() / src.dtype().size());
-                        Precision.toFloats(chunk, src.dtype(), floats, 0, count);
-                        converted.clear();
-                        Precision.fromFloats(floats, 0, count, target, converted);
-                        converted.flip();
-                        while (converted.hasRemaining()) {
-                            out.write(converted);
+                    SliceCopier.Sink convert = chunk -> {
+                        while (chunk.hasRemaining()) {
+                            int count = Math.min(converter.maxElements(), chunk.remaining() / src.dtype().size());
+                            converted.clear();
+                            converter.convert(chunk, src.dtype(), count, target, converted);
+                            converted.flip();
+                            while (converted.hasRemaining()) {
+                                out.write(converted);
+                            }
                         }
+                    };
+                    copier.gather(src, slice, check == null ? convert : check.wrap(src, convert));
+                    if (check != null) {
+                        check.endTensor(src);
                     }
-                    });
                 }
             }
         };

@@ -209,8 +209,9 @@ public final class OnnxWriter {
     }
 
     private static void writeData(List<Initializer> inits, long[] offsets, Path tmp, long expectedEnd) throws IOException {
-        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE)) {
-            Sinks.FileSink sink = new Sinks.FileSink(ch, BUFFER);
+        dev.manyone.formats.OutputFiles.Output file = dev.manyone.formats.OutputFiles.create(tmp);
+        try (FileChannel ch = file.channel();
+             Sinks.FileSink sink = new Sinks.FileSink(ch, BUFFER, tmp.getFileName().toString(), file.alignment())) {
             for (int i = 0; i < inits.size(); i++) {
                 if (offsets[i] < 0) {
                     continue;
@@ -220,6 +221,8 @@ public final class OnnxWriter {
                 long start = sink.count();
                 try {
                     init.data().writeTo(sink);
+                } catch (dev.manyone.formats.FormatException e) {
+                    throw e; // bad input found while reading the data (it names its file and tensor)
                 } catch (IOException | RuntimeException e) {
                     throw new IOException("initializer '" + init.name() + "': writing its data failed: " + e, e);
                 }
@@ -229,7 +232,7 @@ public final class OnnxWriter {
                             + " bytes, its byteSize() is " + init.data().byteSize());
                 }
             }
-            sink.flush();
+            sink.finish();
             if (ch.size() != expectedEnd) {
                 throw new IOException(tmp + ": data file has " + ch.size() + " bytes, expected " + expectedEnd);
             }

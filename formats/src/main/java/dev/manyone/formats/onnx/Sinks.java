@@ -1,10 +1,11 @@
 package dev.manyone.formats.onnx;
 
+import dev.manyone.formats.BackgroundWriter;
+
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
-import java.util.Arrays;
 
 /** The channels {@link TensorData#writeTo} writes into: an in-memory one and a buffered, counting file one. */
 final class Sinks {
@@ -61,20 +62,22 @@ final class Sinks {
     }
 
     /**
-     * Buffers small writes to a FileChannel and passes large ones (e.g. views of mapped checkpoint files) straight
-     * through; counts every byte. {@link #close()} does nothing: the file belongs to the writer.
+     * Writes to a FileChannel through a {@link BackgroundWriter} (the copy into the page cache overlaps the caller's
+     * slicing and converting); counts every byte. {@link #close()} stops the writer thread, not the file, which
+     * belongs to the writer.
      */
     static final class FileSink implements WritableByteChannel {
+        private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(4096);
         private final FileChannel file;
-        private final ByteBuffer buffer;
+        private final BackgroundWriter out;
         private long count;
 
-        FileSink(FileChannel file, int bufferSize) {
+        FileSink(FileChannel file, int bufferSize, String name, int alignment) {
             this.file = file;
-            this.buffer = ByteBuffer.allocateDirect(bufferSize);
+            this.out = new BackgroundWriter(file, bufferSize, name, alignment);
         }
 
-        /** Bytes accepted so far (buffered or written). */
+        /** Bytes accepted so far (handed to the writer or written). */
         long count() {
             return count;
         }
@@ -82,39 +85,24 @@ final class Sinks {
         @Override
         public int write(ByteBuffer src) throws IOException {
             int n = src.remaining();
-            if (n >= buffer.capacity()) {
-                flush();
-                while (src.hasRemaining()) {
-                    file.write(src);
-                }
-            } else {
-                if (n > buffer.remaining()) {
-                    flush();
-                }
-                buffer.put(src);
-            }
+            out.write(src);
             count += n;
             return n;
         }
 
         /** Appends {@code n} zero bytes (alignment padding). */
         void zeros(long n) throws IOException {
-            byte[] z = new byte[(int) Math.min(n, 4096)];
             long left = n;
             while (left > 0) {
-                int k = (int) Math.min(left, z.length);
-                Arrays.fill(z, 0, k, (byte) 0);
-                write(ByteBuffer.wrap(z, 0, k));
+                int k = (int) Math.min(left, ZEROS.capacity());
+                write(ZEROS.duplicate().limit(k));
                 left -= k;
             }
         }
 
-        void flush() throws IOException {
-            buffer.flip();
-            while (buffer.hasRemaining()) {
-                file.write(buffer);
-            }
-            buffer.clear();
+        /** Writes every byte into the file (the file then has exactly {@link #count()} bytes); only close may follow. */
+        void finish() throws IOException {
+            out.finish();
         }
 
         @Override
@@ -124,7 +112,7 @@ final class Sinks {
 
         @Override
         public void close() {
-            // owned by the writer
+            out.close();
         }
     }
 }
