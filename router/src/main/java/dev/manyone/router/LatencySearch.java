@@ -110,6 +110,14 @@ final class LatencySearch {
         TargetSearch.Point p = TargetSearch.search(space, mass, predicted, targetMs, 0);
         if (p == null) {
             TargetSearch.Point end = TargetSearch.end(space, mass, predicted);
+            if (scale == 1) { // the fit is not exact: the smallest configuration may still measure within the target
+                double m = measure(probe, space, end.configuration(), childConfig(space, end.configuration()), 1, parentWeights);
+                if (m <= targetMs) {
+                    return new Result(end, m, "measured", model, probe.measured(), probe.cacheHits());
+                }
+                throw new FormatException(null, String.format(Locale.ROOT, "--latency-ms %s: even the smallest configuration "
+                        + "of the candidate choices measures %.3f ms per decode step on this machine", trim(targetMs), m));
+            }
             throw new FormatException(null, String.format(Locale.ROOT, "--latency-ms %s: no configuration of the candidate "
                     + "choices is predicted that fast; the smallest is predicted at %.3f ms per decode step", trim(targetMs),
                     end.cost()));
