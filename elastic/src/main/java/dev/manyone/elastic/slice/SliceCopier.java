@@ -8,7 +8,9 @@ import dev.manyone.formats.TensorSource;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 
 /**
  * Gathers the bytes of one {@link TensorSlice} from a parent tensor and hands them to a sink in chunks of whole
@@ -16,8 +18,10 @@ import java.util.Arrays;
  * process's resident memory stays flat whatever the parent's size); kept rows are gathered from each block, their
  * columns in runs of consecutive indices, or, when the runs are short (scattered rankings: a few elements each) and
  * the elements are 2 or 4 bytes, element by element through arrays, which costs a fraction of a copy call per run.
- * Blocks with no kept row are skipped. Two direct buffers of {@link #BUFFER_BYTES} (and, for short runs, two arrays
- * of the same size) are all the memory it holds.
+ * Blocks with no kept row are never read; the others are read up to {@link ReadAhead#DEPTH} blocks ahead on a
+ * read-ahead thread (with direct I/O where possible, {@link TensorReader#readBlock}) while this thread gathers. A ring
+ * of {@link ReadAhead#DEPTH} block buffers and one output buffer of {@link #BUFFER_BYTES} (and, for short runs, two
+ * arrays of the same size) are all the memory it holds.
  */
 final class SliceCopier {
     static final int BUFFER_BYTES = 8 << 20;
@@ -28,11 +32,35 @@ final class SliceCopier {
     }
 
     private TensorReader reader;
-    private final ByteBuffer in = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+    /** Block buffers of the read-ahead ring ({@link ReadAhead}). */
+    private final ByteBuffer[] ring = new ByteBuffer[ReadAhead.DEPTH];
+    private ByteBuffer in; // rows larger than a block only
     private final ByteBuffer out = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
 
     SliceCopier(TensorReader reader) {
         this.reader = reader;
+        for (int i = 0; i < ring.length; i++) {
+            ring[i] = TensorReader.blockBuffer(BUFFER_BYTES);
+        }
+    }
+
+    /** The blocks of whole rows that hold at least one kept row (all blocks if every row is kept). */
+    private static List<ReadAhead.Block> blocks(int[] rows, int rowCount, int rowsPerBlock, long rowBytes) {
+        List<ReadAhead.Block> out = new ArrayList<>();
+        int next = 0;
+        for (int first = 0; first < rowCount; first += rowsPerBlock) {
+            int last = Math.min(rowCount, first + rowsPerBlock);
+            if (rows != null) {
+                while (next < rows.length && rows[next] < first) {
+                    next++;
+                }
+                if (next >= rows.length || rows[next] >= last) {
+                    continue; // nothing kept here: never read
+                }
+            }
+            out.add(new ReadAhead.Block(first * rowBytes, (int) ((last - first) * rowBytes)));
+        }
+        return out;
     }
 
     /** Reads through {@code r} from now on (the buffers are kept). */
@@ -79,27 +107,27 @@ final class SliceCopier {
         long read = 0;
         int next = 0; // index into rows of the next kept row
         out.clear();
-        for (int first = 0; first < rowCount; first += rowsPerBlock) {
-            int last = Math.min(rowCount, first + rowsPerBlock); // rows [first, last) in this block
-            if (rows != null && (next >= rows.length || rows[next] >= last)) {
-                continue; // nothing kept here: skip the read
-            }
-            in.clear().limit((int) ((last - first) * rowBytes));
-            reader.read(src, first * rowBytes, in);
-            read += in.limit();
-            for (int r = first; r < last; r++) {
-                if (rows != null) {
-                    if (next >= rows.length || rows[next] != r) {
-                        continue;
+        List<ReadAhead.Block> blocks = blocks(rows, rowCount, rowsPerBlock, rowBytes);
+        try (ReadAhead ahead = new ReadAhead(reader, src, blocks, ring)) {
+            for (ReadAhead.Block b : blocks) {
+                ByteBuffer block = ahead.next();
+                read += b.length();
+                int first = (int) (b.offset() / rowBytes);
+                int last = first + (int) (b.length() / rowBytes); // rows [first, last) in this block
+                for (int r = first; r < last; r++) {
+                    if (rows != null) {
+                        if (next >= rows.length || rows[next] != r) {
+                            continue;
+                        }
+                        next++;
                     }
-                    next++;
-                }
-                int base = (int) ((r - first) * rowBytes);
-                if (runs == null) {
-                    put(in, base, (int) rowBytes, sink);
-                } else {
-                    for (int q = 0; q < runs.length; q += 2) {
-                        put(in, base + runs[q] * elem, runs[q + 1] * elem, sink);
+                    int base = (int) ((r - first) * rowBytes);
+                    if (runs == null) {
+                        put(block, base, (int) rowBytes, sink);
+                    } else {
+                        for (int q = 0; q < runs.length; q += 2) {
+                            put(block, base + runs[q] * elem, runs[q + 1] * elem, sink);
+                        }
                     }
                 }
             }
@@ -132,49 +160,49 @@ final class SliceCopier {
             outInts = new int[capacity];
         }
         int width = (int) rowElems;
+        long rowBytes = (long) width * elem;
         long read = 0;
         int next = 0;
         int filled = 0; // elements in the out array
-        for (int first = 0; first < rowCount; first += rowsPerBlock) {
-            int last = Math.min(rowCount, first + rowsPerBlock);
-            if (rows != null && (next >= rows.length || rows[next] >= last)) {
-                continue;
-            }
-            int blockElems = (last - first) * width;
-            in.clear().limit(blockElems * elem);
-            reader.read(src, (long) first * width * elem, in);
-            read += in.limit();
-            in.flip();
-            if (two) {
-                in.asShortBuffer().get(inShorts, 0, blockElems);
-            } else {
-                in.asIntBuffer().get(inInts, 0, blockElems);
-            }
-            for (int r = first; r < last; r++) {
-                if (rows != null) {
-                    if (next >= rows.length || rows[next] != r) {
-                        continue;
-                    }
-                    next++;
-                }
-                if (filled + cols.length > capacity) {
-                    filled = emit(two, filled, elem, sink);
-                }
-                int base = (r - first) * width;
+        List<ReadAhead.Block> blocks = blocks(rows, rowCount, rowsPerBlock, rowBytes);
+        try (ReadAhead ahead = new ReadAhead(reader, src, blocks, ring)) {
+            for (ReadAhead.Block b : blocks) {
+                ByteBuffer block = ahead.next();
+                read += b.length();
+                int first = (int) (b.offset() / rowBytes);
+                int last = first + (int) (b.length() / rowBytes);
+                int blockElems = (last - first) * width;
                 if (two) {
-                    short[] a = inShorts;
-                    short[] o = outShorts;
-                    for (int j = 0; j < cols.length; j++) {
-                        o[filled + j] = a[base + cols[j]];
-                    }
+                    block.asShortBuffer().get(inShorts, 0, blockElems);
                 } else {
-                    int[] a = inInts;
-                    int[] o = outInts;
-                    for (int j = 0; j < cols.length; j++) {
-                        o[filled + j] = a[base + cols[j]];
-                    }
+                    block.asIntBuffer().get(inInts, 0, blockElems);
                 }
-                filled += cols.length;
+                for (int r = first; r < last; r++) {
+                    if (rows != null) {
+                        if (next >= rows.length || rows[next] != r) {
+                            continue;
+                        }
+                        next++;
+                    }
+                    if (filled + cols.length > capacity) {
+                        filled = emit(two, filled, elem, sink);
+                    }
+                    int base = (r - first) * width;
+                    if (two) {
+                        short[] a = inShorts;
+                        short[] o = outShorts;
+                        for (int j = 0; j < cols.length; j++) {
+                            o[filled + j] = a[base + cols[j]];
+                        }
+                    } else {
+                        int[] a = inInts;
+                        int[] o = outInts;
+                        for (int j = 0; j < cols.length; j++) {
+                            o[filled + j] = a[base + cols[j]];
+                        }
+                    }
+                    filled += cols.length;
+                }
             }
         }
         emit(two, filled, elem, sink);
@@ -201,6 +229,9 @@ final class SliceCopier {
     /** Rows larger than a block (e.g. a [1, 3 GB] matrix): read each kept row's runs directly. */
     private long gatherHugeRows(TensorInfo src, int[] rows, int[] runs, long rowBytes, int rowCount, int elem, Sink sink)
             throws IOException {
+        if (in == null) {
+            in = ByteBuffer.allocateDirect(BUFFER_BYTES).order(ByteOrder.LITTLE_ENDIAN);
+        }
         long read = 0;
         int n = rows == null ? rowCount : rows.length;
         int[] all = runs == null ? new int[] {0, (int) (rowBytes / elem)} : runs;

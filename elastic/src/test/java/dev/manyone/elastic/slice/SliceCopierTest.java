@@ -73,6 +73,26 @@ class SliceCopierTest {
 
     @Test
     void everyPathMatchesTheReference() throws Exception {
+        everyPath();
+    }
+
+    /** The same through the page cache only (file systems without direct I/O, or -Dmanyone.direct-io=false). */
+    @Test
+    void everyPathMatchesTheReferenceWithoutDirectIo() throws Exception {
+        String before = System.getProperty(dev.manyone.formats.OutputFiles.PROPERTY);
+        System.setProperty(dev.manyone.formats.OutputFiles.PROPERTY, "false");
+        try {
+            everyPath();
+        } finally {
+            if (before == null) {
+                System.clearProperty(dev.manyone.formats.OutputFiles.PROPERTY);
+            } else {
+                System.setProperty(dev.manyone.formats.OutputFiles.PROPERTY, before);
+            }
+        }
+    }
+
+    private void everyPath() throws Exception {
         SplittableRandom r = new SplittableRandom(42);
         // [rows, width, elem]: block-sized rows and a row larger than a block (8 MiB) for each element size
         int[][] shapes = {{300, 1000, 2}, {300, 1000, 4}, {37, 5000, 2}, {2, (8 << 20) / 2 + 10, 2}, {40, 999, 8}};
