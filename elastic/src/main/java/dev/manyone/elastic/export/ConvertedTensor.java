@@ -2,7 +2,7 @@ package dev.manyone.elastic.export;
 
 import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.formats.DType;
-import dev.manyone.formats.Precision;
+import dev.manyone.formats.Converter;
 import dev.manyone.formats.TensorInfo;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.onnx.TensorData;
@@ -43,18 +43,18 @@ final class ConvertedTensor implements TensorData {
         }
         long n = tensor.elementCount();
         int inSize = tensor.dtype().size();
-        float[] floats = new float[(int) Math.min(CHUNK_ELEMENTS, n)];
-        ByteBuffer in = ByteBuffer.allocateDirect(floats.length * inSize).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer buf = ByteBuffer.allocate(floats.length * target.size()).order(ByteOrder.LITTLE_ENDIAN);
+        int chunk = (int) Math.min(CHUNK_ELEMENTS, n);
+        Converter converter = new Converter(chunk);
+        ByteBuffer in = ByteBuffer.allocateDirect(chunk * inSize).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer buf = ByteBuffer.allocateDirect(chunk * target.size()).order(ByteOrder.LITTLE_ENDIAN);
         try (TensorReader reader = new TensorReader()) {
-            for (long first = 0; first < n; first += floats.length) {
-                int count = (int) Math.min(floats.length, n - first);
+            for (long first = 0; first < n; first += chunk) {
+                int count = (int) Math.min(chunk, n - first);
                 in.clear().limit(count * inSize);
                 reader.read(tensor, first * inSize, in);
                 in.flip();
-                Precision.toFloats(in, tensor.dtype(), floats, 0, count);
                 buf.clear();
-                Precision.fromFloats(floats, 0, count, target, buf);
+                converter.convert(in, tensor.dtype(), count, target, buf);
                 buf.flip();
                 while (buf.hasRemaining()) {
                     out.write(buf);

@@ -106,18 +106,19 @@ public final class Extractor {
             }
             // the parent's canonical order; each child's tensors come in the same relative order (layers renumbered)
             for (ExpectedTensor e : parent.model().expectedTensors()) {
-                TensorInfo src = null;
-                long tensorRead = 0; // children after the first re-read this tensor from the page cache, not the disk
+                List<SliceCopier.Target> wanted = new ArrayList<>();
+                long bytes = 0;
                 for (int c = 0; c < targets.size(); c++) {
                     TensorSlice s = byParent.get(c).get(e.name());
-                    if (s == null) {
-                        continue;
+                    if (s != null) {
+                        wanted.add(new SliceCopier.Target(s, writers.get(c), checks.get(c)));
+                        bytes += s.elementCount() * parent.tensors().require(e.name()).dtype().size();
                     }
-                    src = src == null ? parent.tensors().require(e.name()) : src;
-                    tensorRead = Math.max(tensorRead, copier.copy(parent.tensors(), src, s, writers.get(c), checks.get(c)));
-                    progress.advance(s.elementCount() * src.dtype().size());
                 }
-                read += tensorRead;
+                if (!wanted.isEmpty()) { // read once, whatever the number of children that keep part of it
+                    read += copier.copyAll(parent.tensors(), parent.tensors().require(e.name()), wanted);
+                    progress.advance(bytes);
+                }
             }
             for (CheckpointWriter w : writers) {
                 w.finish();

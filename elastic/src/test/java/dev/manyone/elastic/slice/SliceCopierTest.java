@@ -59,6 +59,14 @@ class SliceCopierTest {
         return out.toByteArray();
     }
 
+    private static SliceCopier.Sink collect(ByteArrayOutputStream into) {
+        return chunk -> {
+            byte[] b = new byte[chunk.remaining()];
+            chunk.get(b);
+            into.write(b, 0, b.length);
+        };
+    }
+
     private byte[] gather(TensorInfo t, TensorSlice slice) throws Exception {
         ByteArrayOutputStream got = new ByteArrayOutputStream();
         try (TensorReader reader = new TensorReader()) {
@@ -118,6 +126,24 @@ class SliceCopierTest {
                 int elem = shapes[i][2];
                 // scattered (short runs), mostly kept (long runs), contiguous prefix, all columns, rows only
                 int[][] colChoices = {pick(width, 0.8, r), pick(width, 0.995, r), IntStream.range(0, width / 2).toArray(), null};
+                // two children in one pass: each gets what it gets alone, and the tensor is read at most once
+                int[] rowsA = pick(rows, 0.5, r);
+                int[] colsA = colChoices[0];
+                int[] colsB = colChoices[2];
+                TensorSlice a = new TensorSlice("a", "t" + i, new long[] {rowsA.length, colsA.length}, rowsA, colsA);
+                TensorSlice b = new TensorSlice("b", "t" + i, new long[] {rows, colsB.length}, null, colsB);
+                ByteArrayOutputStream gotA = new ByteArrayOutputStream();
+                ByteArrayOutputStream gotB = new ByteArrayOutputStream();
+                long read;
+                try (TensorReader reader = new TensorReader()) {
+                    read = new SliceCopier(reader).gatherAll(t, List.of(new SliceCopier.Part(a, collect(gotA)),
+                            new SliceCopier.Part(b, collect(gotB))));
+                }
+                assertArrayEquals(reference(data[i], rows, width, elem, rowsA, colsA), gotA.toByteArray(), t + " child a");
+                assertArrayEquals(reference(data[i], rows, width, elem, null, colsB), gotB.toByteArray(), t + " child b");
+                if ((long) width * elem <= SliceCopier.BUFFER_BYTES) { // rows over a block are read per child (rare shapes)
+                    assertTrue(read <= t.byteSize(), read + " bytes read of " + t.byteSize());
+                }
                 for (int[] cols : colChoices) {
                     for (int[] keptRows : new int[][] {null, pick(rows, 0.5, r)}) {
                         TensorSlice s = new TensorSlice("c", "t" + i, new long[] {keptRows == null ? rows : keptRows.length,
