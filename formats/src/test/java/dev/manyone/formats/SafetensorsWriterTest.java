@@ -173,4 +173,63 @@ class SafetensorsWriterTest {
             assertEquals(42, src.bytes(src.require("a")).get(0));
         }
     }
+
+    /**
+     * Direct I/O (aligned buffers, a padded last block, then a truncate) and buffered writes give the same file, for
+     * sizes around the block and buffer boundaries, with whole-tensor transfers between written chunks.
+     */
+    @Test
+    void directAndBufferedWritesGiveTheSameBytes() throws Exception {
+        java.util.SplittableRandom r = new java.util.SplittableRandom(3);
+        long[] sizes = {1, 4095, 4096, 4097, (8 << 20) - 3, (8 << 20) + 5000, 70_001};
+        List<TensorSpec> plan = new java.util.ArrayList<>();
+        List<byte[]> data = new java.util.ArrayList<>();
+        for (int i = 0; i < sizes.length; i++) {
+            plan.add(new TensorSpec("t" + i, DType.U8, new long[] {sizes[i]}));
+            byte[] b = new byte[(int) sizes[i]];
+            r.nextBytes(b);
+            data.add(b);
+        }
+        Path source = dir.resolve("source.safetensors");
+        try (SafetensorsWriter w = SafetensorsWriter.create(source, plan, Map.of())) {
+            for (int i = 0; i < sizes.length; i++) {
+                w.write("t" + i, ByteBuffer.wrap(data.get(i)));
+            }
+            w.finish();
+        }
+        byte[][] files = new byte[2][];
+        for (int k = 0; k < 2; k++) {
+            String before = System.getProperty(OutputFiles.PROPERTY);
+            System.setProperty(OutputFiles.PROPERTY, k == 0 ? "true" : "false");
+            Path out = dir.resolve("out" + k + ".safetensors");
+            try (TensorSource src = Safetensors.open(source); SafetensorsWriter w = SafetensorsWriter.create(out, plan, Map.of("k", "v"))) {
+                for (int i = 0; i < sizes.length; i++) {
+                    if (i % 2 == 1) {
+                        w.transferFrom("t" + i, src, src.require("t" + i)); // whole tensor between chunked ones
+                    } else {
+                        ByteBuffer b = ByteBuffer.wrap(data.get(i));
+                        while (b.hasRemaining()) { // odd chunk sizes
+                            int n = Math.min(b.remaining(), 1 + r.nextInt(100_000));
+                            w.write("t" + i, b.slice().limit(n));
+                            b.position(b.position() + n);
+                        }
+                    }
+                }
+                w.finish();
+            } finally {
+                if (before == null) {
+                    System.clearProperty(OutputFiles.PROPERTY);
+                } else {
+                    System.setProperty(OutputFiles.PROPERTY, before);
+                }
+            }
+            files[k] = Files.readAllBytes(out);
+        }
+        org.junit.jupiter.api.Assertions.assertArrayEquals(files[1], files[0]);
+        try (TensorSource src = Safetensors.open(dir.resolve("out0.safetensors"))) {
+            for (int i = 0; i < sizes.length; i++) {
+                org.junit.jupiter.api.Assertions.assertEquals(ByteBuffer.wrap(data.get(i)), src.bytes(src.require("t" + i)), "t" + i);
+            }
+        }
+    }
 }
