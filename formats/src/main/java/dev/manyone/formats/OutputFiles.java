@@ -1,6 +1,7 @@
 package dev.manyone.formats;
 
 import java.io.IOException;
+import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,7 +16,8 @@ import java.nio.file.StandardOpenOption;
  * <p>
  * Direct I/O needs every write's buffer address, file offset and length to be multiples of the device block size;
  * {@link BackgroundWriter} provides that (aligned buffers, a zero-padded last block, then a truncate to the real
- * size). File systems without it (tmpfs, some network and FUSE file systems) get ordinary buffered writes, as does
+ * size). File systems without it (some network and FUSE file systems; found by opening the file for direct I/O and
+ * writing one block) get ordinary buffered writes, as does
  * everything when the system property {@code manyone.direct-io} is {@code false}.
  */
 public final class OutputFiles {
@@ -40,7 +42,16 @@ public final class OutputFiles {
             if (block > (1 << 20) || Integer.bitCount(block) != 1) {
                 return new Output(FileChannel.open(file, StandardOpenOption.WRITE), 0);
             }
-            return new Output(FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT), block);
+            FileChannel ch = FileChannel.open(file, StandardOpenOption.WRITE, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+            try { // some file systems accept O_DIRECT at open and refuse the writes: try one block
+                ByteBuffer probe = ByteBuffer.allocateDirect(2 * block).alignedSlice(block).limit(block);
+                ch.write(probe, 0);
+                ch.truncate(0);
+            } catch (IOException e) {
+                ch.close();
+                return new Output(FileChannel.open(file, StandardOpenOption.WRITE), 0);
+            }
+            return new Output(ch, block);
         } catch (IOException | UnsupportedOperationException e) {
             return new Output(FileChannel.open(file, StandardOpenOption.WRITE), 0); // no direct I/O here
         }

@@ -122,8 +122,13 @@ public final class TensorReader implements AutoCloseable {
         try {
             if (Files.getFileStore(file).getBlockSize() <= ALIGN) {
                 ch = FileChannel.open(file, StandardOpenOption.READ, com.sun.nio.file.ExtendedOpenOption.DIRECT);
+                // some file systems accept O_DIRECT at open and refuse the reads: try one block
+                ch.read(ByteBuffer.allocateDirect(2 * ALIGN).alignedSlice(ALIGN).limit(ALIGN), 0);
             }
         } catch (IOException | UnsupportedOperationException e) {
+            if (ch != null) {
+                ch.close();
+            }
             ch = null; // no direct I/O on this file system: read through the page cache
         }
         direct.put(file, ch);
