@@ -94,4 +94,43 @@ class LatencyTest {
         assertTrue(log.stream().anyMatch(l -> l.contains("proxy")), log.toString());
         assertTrue(Rankings.identity(parent).identity());
     }
+
+    /**
+     * When the fitted model predicts nothing fast enough but the smallest configuration measures within the target,
+     * the search returns it; below its measurement, it refuses naming the measurement. The measurements are set in the
+     * cache (the real ones are replaced) so that the fit mispredicts deterministically: four probes on a line, the
+     * smallest far below it.
+     */
+    @Test
+    void measuredSmallestConfigurationBeatsAPessimisticFit() throws Exception {
+        Path dir = tmp.resolve("parent2");
+        ModelDescription parent = Parents.tinyModel();
+        ElasticMetadata m = Parents.write(dir, ElasticParentGenerator.example(parent), 3);
+        Path cache = tmp.resolve("cache2");
+        Budgets.Options options = Budgets.Options.defaults().withLatency(settings(cache));
+        Budgets.resolve(dir, parent, new Target.Latency(1e6), options); // measures and caches the probes
+
+        com.fasterxml.jackson.databind.ObjectMapper json = new com.fasterxml.jackson.databind.ObjectMapper();
+        Path file = cache.resolve(LatencyProbe.CACHE_FILE);
+        com.fasterxml.jackson.databind.node.ObjectNode root = (com.fasterxml.jackson.databind.node.ObjectNode) json.readTree(file.toFile());
+        long smallest = Long.MAX_VALUE;
+        for (var e : root.get("entries").properties()) {
+            smallest = Math.min(smallest, e.getValue().get("params").asLong());
+        }
+        for (var e : root.get("entries").properties()) {
+            long params = e.getValue().get("params").asLong();
+            ((com.fasterxml.jackson.databind.node.ObjectNode) e.getValue()).put("ms", params == smallest ? 0.1 : 0.5 + params * 1e-7);
+        }
+        assertTrue(root.get("entries").size() >= 4, root.toString());
+        Files.writeString(file, json.writeValueAsString(root));
+
+        ChildRequest r = Budgets.resolve(dir, parent, new Target.Latency(0.12), options);
+        assertEquals(0.1, r.latencyMs().getAsDouble(), 0.0, "the smallest configuration, as measured");
+        assertEquals(smallest, r.params());
+        assertEquals("measured", r.provenance().get("manyone.latency_source"));
+
+        dev.manyone.formats.FormatException e = org.junit.jupiter.api.Assertions.assertThrows(dev.manyone.formats.FormatException.class,
+                () -> Budgets.resolve(dir, parent, new Target.Latency(0.05), options));
+        assertTrue(e.getMessage().contains("even the smallest configuration of the candidate choices measures 0.100 ms"), e.getMessage());
+    }
 }
