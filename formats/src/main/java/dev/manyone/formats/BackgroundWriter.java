@@ -29,7 +29,7 @@ import java.util.concurrent.Future;
  * truncates the file to the bytes actually written; {@link #drain()} then leaves a partly filled buffer pending, so
  * the channel must not be written directly in between.
  */
-public final class BackgroundWriter implements AutoCloseable {
+public final class BackgroundWriter implements java.nio.channels.WritableByteChannel {
     /** Buffers per writer: one being filled, the others queued or being written. */
     static final int BUFFERS = 3;
 
@@ -71,10 +71,12 @@ public final class BackgroundWriter implements AutoCloseable {
         });
     }
 
-    /** Copies {@code src}'s remaining bytes (consumed) to the end of what was handed over so far. */
-    public void write(ByteBuffer src) throws IOException {
+    /** Copies {@code src}'s remaining bytes (consumed) to the end of what was handed over so far; returns their count. */
+    @Override
+    public int write(ByteBuffer src) throws IOException {
         check();
-        count += src.remaining();
+        int total = src.remaining();
+        count += total;
         while (src.hasRemaining()) {
             if (current == null) {
                 current = takeFree();
@@ -87,6 +89,13 @@ public final class BackgroundWriter implements AutoCloseable {
                 handOver();
             }
         }
+        return total;
+    }
+
+    /** Open until {@link #finish()}, {@link #close()} or a failed write. */
+    @Override
+    public boolean isOpen() {
+        return !closed;
     }
 
     /** Bytes accepted so far. */

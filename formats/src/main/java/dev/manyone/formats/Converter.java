@@ -15,6 +15,7 @@ public final class Converter {
     private final short[] shorts;
     private final int[] ints;
     private final float[] floats;
+    private ByteBuffer converted; // for write(), made on first use
 
     public Converter(int maxElements) {
         shorts = new short[maxElements];
@@ -71,6 +72,28 @@ public final class Converter {
         }
         src.position(src.position() + inBytes);
         dst.position(dst.position() + outBytes);
+    }
+
+    /**
+     * Converts every element of {@code from} in {@code src}'s remaining bytes (consumed) to {@code to} and writes them
+     * to {@code out}, in chunks of at most {@link #maxElements()}.
+     */
+    public void write(ByteBuffer src, DType from, DType to, java.nio.channels.WritableByteChannel out) throws java.io.IOException {
+        if (converted == null) {
+            converted = ByteBuffer.allocateDirect(shorts.length * 8);
+        }
+        while (src.hasRemaining()) {
+            int count = Math.min(shorts.length, src.remaining() / from.size());
+            if (count == 0) {
+                throw new IllegalArgumentException(src.remaining() + " bytes are not whole " + from + " elements");
+            }
+            converted.clear();
+            convert(src, from, count, to, converted);
+            converted.flip();
+            while (converted.hasRemaining()) {
+                out.write(converted);
+            }
+        }
     }
 
     /** Built on first use, from the scalar conversions. */

@@ -27,6 +27,11 @@ public final class OutputFiles {
     private OutputFiles() {
     }
 
+    /** Whether direct I/O may be tried (for writes here and for block reads); read at each call, so tests can switch it. */
+    public static boolean directIo() {
+        return Boolean.parseBoolean(System.getProperty(PROPERTY, "true"));
+    }
+
     /** A new file open for writing; {@code alignment} is 0 for buffered writes, else the direct I/O block size. */
     public record Output(FileChannel channel, int alignment) {
     }
@@ -34,7 +39,7 @@ public final class OutputFiles {
     /** Creates {@code file} (which must not exist) and opens it for sequential writing. */
     public static Output create(Path file) throws IOException {
         FileChannel.open(file, StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE).close();
-        if (!Boolean.parseBoolean(System.getProperty(PROPERTY, "true"))) {
+        if (!directIo()) {
             return new Output(FileChannel.open(file, StandardOpenOption.WRITE), 0);
         }
         try {

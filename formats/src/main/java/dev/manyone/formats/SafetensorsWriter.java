@@ -166,7 +166,7 @@ public final class SafetensorsWriter implements AutoCloseable {
         try {
             if (direct) {
                 before = out.count();
-                src.copyTo(t, new ChannelToWriter());
+                src.copyTo(t, out);
                 after = out.count();
             } else {
                 flush();
@@ -217,25 +217,6 @@ public final class SafetensorsWriter implements AutoCloseable {
             } catch (IOException e) {
                 throw named(e);
             }
-        }
-    }
-
-    /** The background writer as a channel, for {@link TensorSource#copyTo}. */
-    private final class ChannelToWriter implements java.nio.channels.WritableByteChannel {
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            int n = src.remaining();
-            out.write(src);
-            return n;
-        }
-
-        @Override
-        public boolean isOpen() {
-            return true;
-        }
-
-        @Override
-        public void close() {
         }
     }
 

@@ -74,6 +74,15 @@ class ConverterTest {
     }
 
     @Test
+    void writeConvertsEverythingInChunks() throws Exception {
+        Converter c = new Converter(1000); // 65,536 elements: 66 chunks, the last one partial
+        ByteBuffer src = all16();
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream();
+        c.write(src.duplicate(), DType.BF16, DType.F16, java.nio.channels.Channels.newChannel(out));
+        assertArrayEquals(scalar(src, DType.BF16, 1 << 16, DType.F16), out.toByteArray());
+    }
+
+    @Test
     void refusesMoreThanItHoldsOrTheBuffersHave() {
         Converter c = new Converter(4);
         assertThrows(IllegalArgumentException.class, () -> c.convert(ByteBuffer.allocate(10), DType.BF16, 5, DType.F16, ByteBuffer.allocate(10)));

@@ -3,17 +3,12 @@ package dev.manyone.elastic.checkpoint;
 import dev.manyone.formats.TensorInfo;
 import dev.manyone.formats.pack.PackageEntry;
 import dev.manyone.formats.pack.PackageFile;
+import dev.manyone.formats.pack.Sha256;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
-import java.util.HexFormat;
 import java.util.Map;
 import java.util.Optional;
 import java.util.TreeMap;
@@ -49,37 +44,21 @@ public final class CheckpointHash {
             for (TensorInfo t : checkpoint.tensors().tensors()) {
                 files.put(t.file().getFileName().toString(), t.file());
             }
-            files.forEach((name, file) -> lines.put(name, fileSha256(file)));
+            for (Map.Entry<String, Path> f : files.entrySet()) {
+                try {
+                    lines.put(f.getKey(), Sha256.ofFile(f.getValue()));
+                } catch (IOException e) {
+                    throw new UncheckedIOException(e);
+                }
+            }
         }
         StringBuilder listing = new StringBuilder();
         lines.forEach((name, hex) -> listing.append(hex).append("  ").append(name).append('\n'));
-        return HexFormat.of().formatHex(digest().digest(listing.toString().getBytes(StandardCharsets.UTF_8)));
+        return Sha256.hex(listing.toString().getBytes(StandardCharsets.UTF_8));
     }
 
     /** config.json and the weights a package holds (its shards or model.safetensors; not elastic.safetensors). */
     private static boolean isWeightOrConfig(String name) {
         return name.equals("config.json") || (name.endsWith(".safetensors") && !name.equals(PackageFile.ELASTIC_TENSORS));
-    }
-
-    /** The SHA-256 of one file's bytes, as lowercase hex. */
-    static String fileSha256(Path file) {
-        MessageDigest sha = digest();
-        ByteBuffer buf = ByteBuffer.allocateDirect(4 << 20);
-        try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-            while (ch.read(buf.clear()) > 0) {
-                sha.update(buf.flip());
-            }
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        }
-        return HexFormat.of().formatHex(sha.digest());
-    }
-
-    private static MessageDigest digest() {
-        try {
-            return MessageDigest.getInstance("SHA-256");
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -144,8 +144,8 @@ public final class NonFinite {
             }
             case F32 -> {
                 for (int i = 0; i < n; i += 4) {
-                    tally(Float.floatToRawIntBits(b.getFloat(i)) & 0x7f800000, 0x7f800000, Float.isNaN(b.getFloat(i)),
-                            b.getFloat(i) < 0, counts);
+                    int bits = b.getInt(i);
+                    tally(bits & 0x7f800000, 0x7f800000, (bits & 0x007fffff) != 0, bits < 0, counts);
                 }
             }
             case F64 -> {

@@ -33,7 +33,7 @@ public final class TensorReader implements AutoCloseable {
 
     private final Map<Path, FileChannel> channels = new HashMap<>();
     private final Map<Path, FileChannel> direct = new HashMap<>();
-    private final boolean directIo = Boolean.parseBoolean(System.getProperty(OutputFiles.PROPERTY, "true"));
+    private final boolean directIo = OutputFiles.directIo();
 
     /** Fills {@code dst} (its remaining bytes) with the tensor's bytes starting at {@code byteOffset} within it. */
     public void read(TensorInfo t, long byteOffset, ByteBuffer dst) throws IOException {

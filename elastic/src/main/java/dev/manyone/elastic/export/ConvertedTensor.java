@@ -46,19 +46,12 @@ final class ConvertedTensor implements TensorData {
         int chunk = (int) Math.min(CHUNK_ELEMENTS, n);
         Converter converter = new Converter(chunk);
         ByteBuffer in = ByteBuffer.allocateDirect(chunk * inSize).order(ByteOrder.LITTLE_ENDIAN);
-        ByteBuffer buf = ByteBuffer.allocateDirect(chunk * target.size()).order(ByteOrder.LITTLE_ENDIAN);
         try (TensorReader reader = new TensorReader()) {
             for (long first = 0; first < n; first += chunk) {
                 int count = (int) Math.min(chunk, n - first);
                 in.clear().limit(count * inSize);
                 reader.read(tensor, first * inSize, in);
-                in.flip();
-                buf.clear();
-                converter.convert(in, tensor.dtype(), count, target, buf);
-                buf.flip();
-                while (buf.hasRemaining()) {
-                    out.write(buf);
-                }
+                converter.write(in.flip(), tensor.dtype(), target, out);
             }
         }
     }

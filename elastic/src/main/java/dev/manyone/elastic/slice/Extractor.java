@@ -107,17 +107,18 @@ public final class Extractor {
             // the parent's canonical order; each child's tensors come in the same relative order (layers renumbered)
             for (ExpectedTensor e : parent.model().expectedTensors()) {
                 List<SliceCopier.Target> wanted = new ArrayList<>();
-                long bytes = 0;
+                long elements = 0;
                 for (int c = 0; c < targets.size(); c++) {
                     TensorSlice s = byParent.get(c).get(e.name());
                     if (s != null) {
                         wanted.add(new SliceCopier.Target(s, writers.get(c), checks.get(c)));
-                        bytes += s.elementCount() * parent.tensors().require(e.name()).dtype().size();
+                        elements += s.elementCount();
                     }
                 }
                 if (!wanted.isEmpty()) { // read once, whatever the number of children that keep part of it
-                    read += copier.copyAll(parent.tensors(), parent.tensors().require(e.name()), wanted);
-                    progress.advance(bytes);
+                    TensorInfo src = parent.tensors().require(e.name());
+                    read += copier.copyAll(parent.tensors(), src, wanted);
+                    progress.advance(elements * src.dtype().size());
                 }
             }
             for (CheckpointWriter w : writers) {

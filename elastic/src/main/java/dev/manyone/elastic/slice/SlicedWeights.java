@@ -9,8 +9,6 @@ import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.onnx.TensorData;
 
 import java.io.IOException;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.channels.WritableByteChannel;
 import java.util.HashMap;
 import java.util.Map;
@@ -25,7 +23,6 @@ public final class SlicedWeights implements WeightSource {
     /** Reused by every tensor: the exporter writes one tensor at a time. */
     private SliceCopier copier;
     private final Converter converter = new Converter(1 << 20);
-    private final ByteBuffer converted = ByteBuffer.allocateDirect(converter.maxElements() * 4).order(ByteOrder.LITTLE_ENDIAN);
     private final FiniteCheck check;
 
     /** The child's weights; NaN or Inf in what it keeps fails the export ({@link FiniteCheck}). */
@@ -63,17 +60,7 @@ public final class SlicedWeights implements WeightSource {
                         copier = new SliceCopier(reader);
                     }
                     copier.readWith(reader);
-                    SliceCopier.Sink convert = chunk -> {
-                        while (chunk.hasRemaining()) {
-                            int count = Math.min(converter.maxElements(), chunk.remaining() / src.dtype().size());
-                            converted.clear();
-                            converter.convert(chunk, src.dtype(), count, target, converted);
-                            converted.flip();
-                            while (converted.hasRemaining()) {
-                                out.write(converted);
-                            }
-                        }
-                    };
+                    SliceCopier.Sink convert = chunk -> converter.write(chunk, src.dtype(), target, out);
                     copier.gather(src, slice, check == null ? convert : check.wrap(src, convert));
                     if (check != null) {
                         check.endTensor(src);

@@ -2,6 +2,8 @@ package dev.manyone.formats.onnx;
 
 import com.google.protobuf.ByteString;
 import com.google.protobuf.CodedOutputStream;
+import dev.manyone.formats.BackgroundWriter;
+import dev.manyone.formats.OutputFiles;
 import dev.manyone.formats.onnx.GraphBuilder.Initializer;
 import dev.manyone.formats.onnx.GraphBuilder.Node;
 import dev.manyone.formats.onnx.GraphBuilder.ValueInfo;
@@ -17,6 +19,7 @@ import dev.manyone.formats.onnx.proto.Onnx.TypeProto;
 import dev.manyone.formats.onnx.proto.Onnx.ValueInfoProto;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.nio.ByteBuffer;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
@@ -209,15 +212,15 @@ public final class OnnxWriter {
     }
 
     private static void writeData(List<Initializer> inits, long[] offsets, Path tmp, long expectedEnd) throws IOException {
-        dev.manyone.formats.OutputFiles.Output file = dev.manyone.formats.OutputFiles.create(tmp);
+        OutputFiles.Output file = OutputFiles.create(tmp);
         try (FileChannel ch = file.channel();
-             Sinks.FileSink sink = new Sinks.FileSink(ch, BUFFER, tmp.getFileName().toString(), file.alignment())) {
+             BackgroundWriter sink = new BackgroundWriter(ch, BUFFER, tmp.getFileName().toString(), file.alignment())) {
             for (int i = 0; i < inits.size(); i++) {
                 if (offsets[i] < 0) {
                     continue;
                 }
                 Initializer init = inits.get(i);
-                sink.zeros(offsets[i] - sink.count());
+                zeros(sink, offsets[i] - sink.count());
                 long start = sink.count();
                 try {
                     init.data().writeTo(sink);
@@ -237,6 +240,17 @@ public final class OnnxWriter {
                 throw new IOException(tmp + ": data file has " + ch.size() + " bytes, expected " + expectedEnd);
             }
             ch.force(true);
+        }
+    }
+
+    private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(4096);
+
+    /** Appends {@code n} zero bytes (alignment padding between initializers). */
+    private static void zeros(BackgroundWriter out, long n) throws IOException {
+        for (long left = n; left > 0; ) {
+            int k = (int) Math.min(left, ZEROS.capacity());
+            out.write(ZEROS.duplicate().limit(k));
+            left -= k;
         }
     }
 

@@ -1,13 +1,10 @@
 package dev.manyone.formats.onnx;
 
-import dev.manyone.formats.BackgroundWriter;
-
 import java.io.IOException;
 import java.nio.ByteBuffer;
-import java.nio.channels.FileChannel;
 import java.nio.channels.WritableByteChannel;
 
-/** The channels {@link TensorData#writeTo} writes into: an in-memory one and a buffered, counting file one. */
+/** The in-memory channel {@link TensorData#writeTo} writes small tensors into (files get a BackgroundWriter). */
 final class Sinks {
     private Sinks() {
     }
@@ -58,61 +55,6 @@ final class Sinks {
         @Override
         public void close() {
             // owned by the writer
-        }
-    }
-
-    /**
-     * Writes to a FileChannel through a {@link BackgroundWriter} (the copy into the page cache overlaps the caller's
-     * slicing and converting); counts every byte. {@link #close()} stops the writer thread, not the file, which
-     * belongs to the writer.
-     */
-    static final class FileSink implements WritableByteChannel {
-        private static final ByteBuffer ZEROS = ByteBuffer.allocateDirect(4096);
-        private final FileChannel file;
-        private final BackgroundWriter out;
-        private long count;
-
-        FileSink(FileChannel file, int bufferSize, String name, int alignment) {
-            this.file = file;
-            this.out = new BackgroundWriter(file, bufferSize, name, alignment);
-        }
-
-        /** Bytes accepted so far (handed to the writer or written). */
-        long count() {
-            return count;
-        }
-
-        @Override
-        public int write(ByteBuffer src) throws IOException {
-            int n = src.remaining();
-            out.write(src);
-            count += n;
-            return n;
-        }
-
-        /** Appends {@code n} zero bytes (alignment padding). */
-        void zeros(long n) throws IOException {
-            long left = n;
-            while (left > 0) {
-                int k = (int) Math.min(left, ZEROS.capacity());
-                write(ZEROS.duplicate().limit(k));
-                left -= k;
-            }
-        }
-
-        /** Writes every byte into the file (the file then has exactly {@link #count()} bytes); only close may follow. */
-        void finish() throws IOException {
-            out.finish();
-        }
-
-        @Override
-        public boolean isOpen() {
-            return file.isOpen();
-        }
-
-        @Override
-        public void close() {
-            out.close();
         }
     }
 }

@@ -12,10 +12,10 @@ import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 
 /**
- * Streaming SHA-256 of a byte range of a file, optionally copying the bytes on: one 4 MiB direct buffer, every
+ * Streaming SHA-256 of a file or a byte range of one, optionally copying the bytes on: one 4 MiB direct buffer, every
  * byte read once, nothing else held in memory.
  */
-final class Sha256 {
+public final class Sha256 {
     static final int BUFFER = 4 << 20;
 
     private Sha256() {
@@ -29,8 +29,16 @@ final class Sha256 {
         }
     }
 
-    static String hex(byte[] bytes) {
+    /** The SHA-256 of {@code bytes}, as lowercase hex. */
+    public static String hex(byte[] bytes) {
         return HexFormat.of().formatHex(digest().digest(bytes));
+    }
+
+    /** The SHA-256 of a whole file, as lowercase hex. */
+    public static String ofFile(java.nio.file.Path file) throws IOException {
+        try (FileChannel in = FileChannel.open(file, java.nio.file.StandardOpenOption.READ)) {
+            return of(in, 0, in.size(), Progress.NONE);
+        }
     }
 
     /** The SHA-256 of bytes {@code [position, position + length)} of {@code in}. */
