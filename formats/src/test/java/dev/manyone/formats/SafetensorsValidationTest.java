@@ -124,8 +124,10 @@ class SafetensorsValidationTest {
 
     @Test
     void unknownDtype() throws Exception {
-        Path f = file("{\"a\":{\"dtype\":\"F8_E4M3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
-        assertFormat(f, "a", () -> openAndClose(f), "unknown dtype 'F8_E4M3', expected one of [BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64]");
+        Path f = file("{\"a\":{\"dtype\":\"F8_E5M2\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+        assertFormat(f, "a", () -> openAndClose(f), "unknown dtype 'F8_E5M2', expected one of [BOOL, U8, I8, I16, I32, I64, F16, BF16, F32, F64, F8_E4M3]");
+        Path g = file("{\"a\":{\"dtype\":\"f8_e4m3\",\"shape\":[2],\"data_offsets\":[0,2]}}", 2);
+        assertFormat(g, "a", () -> openAndClose(g), "unknown dtype 'f8_e4m3'");
     }
 
     @Test

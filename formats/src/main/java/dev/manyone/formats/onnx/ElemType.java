@@ -19,7 +19,9 @@ public enum ElemType {
     BOOL(9, 1),
     FLOAT16(10, 2),
     DOUBLE(11, 8),
-    BFLOAT16(16, 2);
+    BFLOAT16(16, 2),
+    /** "FLOAT8E4M3FN = 17": OCP E4M3FN, the encoding of safetensors F8_E4M3. */
+    FLOAT8E4M3FN(17, 1);
 
     private final int code;
     private final int size;
@@ -52,6 +54,7 @@ public enum ElemType {
             case BF16 -> BFLOAT16;
             case F32 -> FLOAT;
             case F64 -> DOUBLE;
+            case F8_E4M3 -> FLOAT8E4M3FN;
         };
     }
 

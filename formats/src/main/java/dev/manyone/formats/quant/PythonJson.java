@@ -1,0 +1,102 @@
+package dev.manyone.formats.quant;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.util.Iterator;
+import java.util.Locale;
+import java.util.Map;
+
+/**
+ * Python's {@code json.dumps(obj, indent=2)} followed by a newline, for the trees of the quantization side files:
+ * objects, arrays, strings, integers, booleans and null (no floats). Separators are {@code ", "}/{@code ": "} with
+ * newlines, so items end a line with {@code ","}; empty containers are {@code []}/{@code {}}; strings are escaped as
+ * with {@code ensure_ascii=True}: {@code "} and {@code \} and the controls \n \r \t \b \f by name, everything else
+ * outside {@code ' '..'~'} as {@code \}{@code uXXXX}.
+ */
+final class PythonJson {
+    private PythonJson() {
+    }
+
+    static String write(JsonNode node) {
+        StringBuilder sb = new StringBuilder();
+        value(sb, node, 0);
+        return sb.append('\n').toString();
+    }
+
+    private static void value(StringBuilder sb, JsonNode n, int depth) {
+        if (n.isObject()) {
+            if (n.isEmpty()) {
+                sb.append("{}");
+                return;
+            }
+            sb.append('{');
+            Iterator<Map.Entry<String, JsonNode>> it = n.fields();
+            while (it.hasNext()) {
+                Map.Entry<String, JsonNode> e = it.next();
+                newline(sb, depth + 1);
+                string(sb, e.getKey());
+                sb.append(": ");
+                value(sb, e.getValue(), depth + 1);
+                if (it.hasNext()) {
+                    sb.append(',');
+                }
+            }
+            newline(sb, depth);
+            sb.append('}');
+        } else if (n.isArray()) {
+            if (n.isEmpty()) {
+                sb.append("[]");
+                return;
+            }
+            sb.append('[');
+            for (int i = 0; i < n.size(); i++) {
+                newline(sb, depth + 1);
+                value(sb, n.get(i), depth + 1);
+                if (i + 1 < n.size()) {
+                    sb.append(',');
+                }
+            }
+            newline(sb, depth);
+            sb.append(']');
+        } else if (n.isTextual()) {
+            string(sb, n.textValue());
+        } else if (n.isNull()) {
+            sb.append("null");
+        } else if (n.isBoolean()) {
+            sb.append(n.booleanValue() ? "true" : "false");
+        } else if (n.isIntegralNumber()) {
+            sb.append(n.bigIntegerValue());
+        } else {
+            throw new IllegalArgumentException("not written here: " + n.getNodeType());
+        }
+    }
+
+    private static void newline(StringBuilder sb, int depth) {
+        sb.append('\n');
+        sb.append("  ".repeat(depth));
+    }
+
+    private static void string(StringBuilder sb, String s) {
+        sb.append('"');
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            switch (c) {
+                case '"' -> sb.append("\\\"");
+                case '\\' -> sb.append("\\\\");
+                case '\n' -> sb.append("\\n");
+                case '\r' -> sb.append("\\r");
+                case '\t' -> sb.append("\\t");
+                case '\b' -> sb.append("\\b");
+                case '\f' -> sb.append("\\f");
+                default -> {
+                    if (c < 0x20 || c > 0x7e) {
+                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
+                    } else {
+                        sb.append(c);
+                    }
+                }
+            }
+        }
+        sb.append('"');
+    }
+}

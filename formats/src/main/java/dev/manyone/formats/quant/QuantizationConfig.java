@@ -1,0 +1,306 @@
+package dev.manyone.formats.quant;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.JsonNodeFactory;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.manyone.formats.AtomicFiles;
+import dev.manyone.formats.FormatException;
+import dev.manyone.formats.JsonFiles;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * How a ModelOpt checkpoint is quantized: {@code quantization_config} in {@code config.json} and
+ * {@code hf_quant_config.json} (golden README, "config.json and hf_quant_config.json"):
+ * <blockquote>
+ * {@code config.json} is tiny-moe's plus {@code quantization_config}: {@code {"quant_method": "modelopt",
+ * "quant_algo": "FP8" or "NVFP4", "group_size": 16 (NVFP4 only), "exclude_modules": [...], "ignore": [...]}}. The two
+ * lists are the same. {@code exclude_modules} is ModelOpt's name for it; {@code ignore} is the key that vLLM reads
+ * from a flat {@code quantization_config} in config.json.<br>
+ * {@code hf_quant_config.json} is {@code {"producer": {"name": "modelopt"}, "quantization": {"quant_algo": …,
+ * "kv_cache_quant_algo": null, "group_size": 16 (NVFP4 only), "exclude_modules": [...]}}}. There is no KV-cache
+ * quantization.
+ * </blockquote>
+ * Parsing refuses anything else (unknown fields, another method or algo, a missing or wrong {@code group_size},
+ * lists that differ, a KV-cache algo) with a {@link FormatException} naming the file, the field, what was expected
+ * and what was found. Writing is deterministic, in the golden files' key order; {@link #hfQuantConfigText()} is
+ * Python's {@code json.dumps(indent=2)} plus a newline, so a parent's file comes back byte for byte.
+ *
+ * @param algo            FP8 or NVFP4
+ * @param excludeModules  modules kept unquantized, in file order, no duplicates
+ * @param producerVersion {@code producer.version} of hf_quant_config.json, or null when absent
+ */
+public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, String producerVersion) {
+    public static final String CONFIG_FILE = "config.json";
+    public static final String HF_QUANT_CONFIG_FILE = "hf_quant_config.json";
+    public static final String METHOD = "modelopt";
+
+    private static final Set<String> CONFIG_FIELDS = Set.of("quant_method", "quant_algo", "group_size",
+            "exclude_modules", "ignore", "kv_cache_quant_algo");
+    private static final Set<String> HF_FIELDS = Set.of("producer", "quantization");
+    private static final Set<String> PRODUCER_FIELDS = Set.of("name", "version");
+    private static final Set<String> HF_QUANT_FIELDS = Set.of("quant_algo", "kv_cache_quant_algo", "group_size",
+            "exclude_modules");
+    /** {@code backbone.layers.<i>} followed by the end or a dot; i in canonical decimal. */
+    private static final Pattern LAYER_ENTRY = Pattern.compile("backbone\\.layers\\.(0|[1-9][0-9]{0,8})(\\..*)?", Pattern.DOTALL);
+
+    public QuantizationConfig {
+        Objects.requireNonNull(algo, "algo");
+        excludeModules = List.copyOf(excludeModules);
+    }
+
+    /** {@value QuantAlgo#NVFP4_GROUP} for NVFP4, absent for FP8. */
+    public Optional<Integer> groupSize() {
+        return algo == QuantAlgo.NVFP4 ? Optional.of(QuantAlgo.NVFP4_GROUP) : Optional.empty();
+    }
+
+    /**
+     * The quantization of checkpoint directory {@code dir}: from {@code config.json}'s {@code quantization_config}
+     * and {@code hf_quant_config.json}, which must agree when both are present; empty if neither says the model is
+     * quantized (a BF16 checkpoint).
+     */
+    public static Optional<QuantizationConfig> read(Path dir) {
+        Path config = dir.resolve(CONFIG_FILE);
+        Path hf = dir.resolve(HF_QUANT_CONFIG_FILE);
+        Optional<QuantizationConfig> fromConfig = Files.exists(config)
+                ? fromConfig(config, JsonFiles.read(config, "config")) : Optional.empty();
+        if (!Files.exists(hf)) {
+            return fromConfig;
+        }
+        QuantizationConfig fromHf = fromHfQuantConfig(hf, JsonFiles.read(hf, "ModelOpt quantization config"));
+        if (fromConfig.isPresent()) {
+            QuantizationConfig c = fromConfig.get();
+            if (c.algo != fromHf.algo) {
+                throw new FormatException(hf, "quantization.quant_algo: expected \"" + c.algo + "\" as in "
+                        + CONFIG_FILE + "'s quantization_config, found \"" + fromHf.algo + "\"");
+            }
+            requireSameList(hf, "quantization.exclude_modules", fromHf.excludeModules,
+                    CONFIG_FILE + "'s quantization_config.exclude_modules", c.excludeModules);
+        }
+        return Optional.of(fromHf);
+    }
+
+    /**
+     * The {@code quantization_config} of a parsed config.json ({@code file} is named in errors); empty when the
+     * config has none.
+     */
+    public static Optional<QuantizationConfig> fromConfig(Path file, JsonNode config) {
+        if (config == null || !config.isObject()) {
+            throw new FormatException(file, "expected a JSON object, found " + describe(config));
+        }
+        JsonNode q = config.get("quantization_config");
+        if (q == null) {
+            return Optional.empty();
+        }
+        String at = "quantization_config";
+        requireObject(file, at, q, CONFIG_FIELDS);
+        String method = text(file, at + ".quant_method", q.get("quant_method"));
+        if (!method.equals(METHOD)) {
+            throw new FormatException(file, at + ".quant_method: expected \"" + METHOD + "\" (NVIDIA ModelOpt), found \""
+                    + method + "\"");
+        }
+        QuantAlgo algo = algo(file, at + ".quant_algo", q.get("quant_algo"));
+        groupSize(file, at + ".group_size", algo, q.get("group_size"));
+        noKvCache(file, at + ".kv_cache_quant_algo", q.get("kv_cache_quant_algo"), false);
+        List<String> exclude = names(file, at + ".exclude_modules", q.get("exclude_modules"));
+        if (q.has("ignore")) {
+            requireSameList(file, at + ".ignore", names(file, at + ".ignore", q.get("ignore")), at + ".exclude_modules", exclude);
+        }
+        return Optional.of(new QuantizationConfig(algo, exclude, null));
+    }
+
+    /** A parsed hf_quant_config.json ({@code file} is named in errors). */
+    public static QuantizationConfig fromHfQuantConfig(Path file, JsonNode root) {
+        requireObject(file, "the top level", root, HF_FIELDS);
+        JsonNode producer = root.get("producer");
+        requireObject(file, "producer", producer, PRODUCER_FIELDS);
+        String name = text(file, "producer.name", producer.get("name"));
+        if (!name.equals(METHOD)) {
+            throw new FormatException(file, "producer.name: expected \"" + METHOD + "\" (NVIDIA ModelOpt), found \"" + name + "\"");
+        }
+        String version = producer.has("version") ? text(file, "producer.version", producer.get("version")) : null;
+        JsonNode q = root.get("quantization");
+        requireObject(file, "quantization", q, HF_QUANT_FIELDS);
+        QuantAlgo algo = algo(file, "quantization.quant_algo", q.get("quant_algo"));
+        groupSize(file, "quantization.group_size", algo, q.get("group_size"));
+        noKvCache(file, "quantization.kv_cache_quant_algo", q.get("kv_cache_quant_algo"), true);
+        List<String> exclude = names(file, "quantization.exclude_modules", q.get("exclude_modules"));
+        return new QuantizationConfig(algo, exclude, version);
+    }
+
+    /**
+     * The child's configuration (golden README, "Slicing rules for quantized tensors"): "An entry
+     * {@code backbone.layers.<i>.…} of its lists moves with layer i to the layer's new index, or goes when layer i is
+     * dropped; other entries stay." {@code newIndex} maps each kept parent layer to its child index; a layer it does
+     * not hold is dropped. Order is kept.
+     */
+    public QuantizationConfig forChild(Map<Integer, Integer> newIndex) {
+        List<String> out = new ArrayList<>(excludeModules.size());
+        for (String entry : excludeModules) {
+            Matcher m = LAYER_ENTRY.matcher(entry);
+            if (!m.matches()) {
+                out.add(entry);
+                continue;
+            }
+            Integer to = newIndex.get(Integer.parseInt(m.group(1)));
+            if (to != null) {
+                out.add("backbone.layers." + to + (m.group(2) == null ? "" : m.group(2)));
+            }
+        }
+        return new QuantizationConfig(algo, out, producerVersion);
+    }
+
+    /**
+     * {@code quantization_config} for config.json, in the golden key order: quant_method, quant_algo, group_size
+     * (NVFP4 only), exclude_modules, ignore (the same list).
+     */
+    public ObjectNode toConfigJson() {
+        ObjectNode q = JsonNodeFactory.instance.objectNode();
+        q.put("quant_method", METHOD);
+        q.put("quant_algo", algo.name());
+        groupSize().ifPresent(g -> q.put("group_size", g));
+        excludeModules.forEach(q.putArray("exclude_modules")::add);
+        excludeModules.forEach(q.putArray("ignore")::add);
+        return q;
+    }
+
+    /** hf_quant_config.json as a tree, in the golden key order. */
+    public ObjectNode toHfQuantConfigJson() {
+        ObjectNode root = JsonNodeFactory.instance.objectNode();
+        ObjectNode producer = root.putObject("producer");
+        producer.put("name", METHOD);
+        if (producerVersion != null) {
+            producer.put("version", producerVersion);
+        }
+        ObjectNode q = root.putObject("quantization");
+        q.put("quant_algo", algo.name());
+        q.putNull("kv_cache_quant_algo");
+        groupSize().ifPresent(g -> q.put("group_size", g));
+        excludeModules.forEach(q.putArray("exclude_modules")::add);
+        return root;
+    }
+
+    /** hf_quant_config.json's text: Python's {@code json.dumps(indent=2)} of {@link #toHfQuantConfigJson()} and "\n". */
+    public String hfQuantConfigText() {
+        return PythonJson.write(toHfQuantConfigJson());
+    }
+
+    /** Writes {@value #HF_QUANT_CONFIG_FILE} into {@code dir} atomically. */
+    public void writeHfQuantConfig(Path dir) throws IOException {
+        AtomicFiles.write(dir.resolve(HF_QUANT_CONFIG_FILE), hfQuantConfigText().getBytes(StandardCharsets.UTF_8));
+    }
+
+    // ---- validation helpers: each names the file, the field, what was expected and what was found
+
+    private static void requireObject(Path file, String at, JsonNode n, Set<String> allowed) {
+        if (n == null || !n.isObject()) {
+            throw new FormatException(file, at + ": expected a JSON object, found " + describe(n));
+        }
+        for (String key : (Iterable<String>) n::fieldNames) {
+            if (!allowed.contains(key)) {
+                String where = at.equals("the top level") ? key : at + "." + key;
+                throw new FormatException(file, where + ": unknown field; expected one of " + new java.util.TreeSet<>(allowed));
+            }
+        }
+    }
+
+    private static String text(Path file, String at, JsonNode n) {
+        if (n == null || !n.isTextual()) {
+            throw new FormatException(file, at + ": expected a string, found " + describe(n));
+        }
+        return n.textValue();
+    }
+
+    private static QuantAlgo algo(Path file, String at, JsonNode n) {
+        String s = text(file, at, n);
+        QuantAlgo a = QuantAlgo.parse(s);
+        if (a == null) {
+            throw new FormatException(file, at + ": expected \"FP8\" or \"NVFP4\", found \"" + s + "\"");
+        }
+        return a;
+    }
+
+    private static void groupSize(Path file, String at, QuantAlgo algo, JsonNode n) {
+        if (algo == QuantAlgo.FP8) {
+            if (n != null) {
+                throw new FormatException(file, at + ": expected no group_size for FP8 (one scale per tensor), found "
+                        + describe(n));
+            }
+            return;
+        }
+        if (n == null) {
+            throw new FormatException(file, at + ": expected 16 for NVFP4 (blocks of 16 input columns), found nothing");
+        }
+        if (!n.isIntegralNumber() || !n.canConvertToInt() || n.intValue() != QuantAlgo.NVFP4_GROUP) {
+            throw new FormatException(file, at + ": expected 16 for NVFP4 (blocks of 16 input columns), found " + describe(n));
+        }
+    }
+
+    private static void noKvCache(Path file, String at, JsonNode n, boolean required) {
+        if (n == null && !required) {
+            return;
+        }
+        if (n == null || !n.isNull()) {
+            throw new FormatException(file, at + ": expected null (KV-cache quantization is not supported), found "
+                    + describe(n));
+        }
+    }
+
+    private static List<String> names(Path file, String at, JsonNode n) {
+        if (n == null || !n.isArray()) {
+            throw new FormatException(file, at + ": expected an array of module names, found " + describe(n));
+        }
+        List<String> out = new ArrayList<>(n.size());
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < n.size(); i++) {
+            JsonNode e = n.get(i);
+            if (!e.isTextual() || e.textValue().isEmpty()) {
+                throw new FormatException(file, at + "[" + i + "]: expected a non-empty module name, found " + describe(e));
+            }
+            if (!seen.add(e.textValue())) {
+                throw new FormatException(file, at + "[" + i + "]: expected each module once, found \"" + e.textValue()
+                        + "\" again");
+            }
+            out.add(e.textValue());
+        }
+        return out;
+    }
+
+    private static void requireSameList(Path file, String at, List<String> found, String otherName, List<String> expected) {
+        if (found.equals(expected)) {
+            return;
+        }
+        int i = 0;
+        while (i < found.size() && i < expected.size() && found.get(i).equals(expected.get(i))) {
+            i++;
+        }
+        String exp = i < expected.size() ? "\"" + expected.get(i) + "\"" : "the end of the list";
+        String got = i < found.size() ? "\"" + found.get(i) + "\"" : "the end of the list";
+        throw new FormatException(file, at + ": expected the same list as " + otherName + " (" + expected.size()
+                + " entries), found a different one: at index " + i + " expected " + exp + ", found " + got);
+    }
+
+    private static String describe(JsonNode n) {
+        if (n == null || n.isMissingNode()) {
+            return "nothing";
+        }
+        return switch (n.getNodeType()) {
+            case ARRAY -> "an array";
+            case OBJECT -> "an object";
+            case NULL -> "null";
+            default -> n.toString();
+        };
+    }
+}
