@@ -41,8 +41,8 @@ public record QuantizedLinear(QuantAlgo algo, String prefix, long out, long in, 
     /** The tensors of module {@code prefix} in {@code src}, validated for {@code algo}; FormatException otherwise. */
     public static QuantizedLinear of(TensorSource src, String prefix, QuantAlgo algo) {
         TensorInfo w = src.require(prefix + WEIGHT);
-        TensorInfo s = src.require(prefix + WEIGHT_SCALE);
         requireDType(w, algo.weightDType(), algo);
+        TensorInfo s = src.require(prefix + WEIGHT_SCALE);
         requireDType(s, algo.scaleDType(), algo);
         if (w.rank() != 2) {
             throw new FormatException(w.file(), w.name(), "expected a " + algo + " weight of rank 2 ([out, "
