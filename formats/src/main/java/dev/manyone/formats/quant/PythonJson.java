@@ -30,7 +30,7 @@ final class PythonJson {
                 return;
             }
             sb.append('{');
-            Iterator<Map.Entry<String, JsonNode>> it = n.fields();
+            Iterator<Map.Entry<String, JsonNode>> it = n.properties().iterator();
             while (it.hasNext()) {
                 Map.Entry<String, JsonNode> e = it.next();
                 newline(sb, depth + 1);

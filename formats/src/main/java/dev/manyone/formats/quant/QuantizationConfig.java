@@ -208,7 +208,8 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         if (n == null || !n.isObject()) {
             throw new FormatException(file, at + ": expected a JSON object, found " + describe(n));
         }
-        for (String key : (Iterable<String>) n::fieldNames) {
+        for (Map.Entry<String, JsonNode> field : n.properties()) {
+            String key = field.getKey();
             if (!allowed.contains(key)) {
                 String where = at.equals("the top level") ? key : at + "." + key;
                 throw new FormatException(file, where + ": unknown field; expected one of " + new java.util.TreeSet<>(allowed));

@@ -32,7 +32,7 @@ class QuantConfigTest {
 
     private static List<String> fieldNames(JsonNode n) {
         List<String> out = new ArrayList<>();
-        n.fieldNames().forEachRemaining(out::add);
+        n.properties().forEach(e -> out.add(e.getKey()));
         return out;
     }
 

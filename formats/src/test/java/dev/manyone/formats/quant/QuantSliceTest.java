@@ -168,7 +168,8 @@ class QuantSliceTest {
             }
         }
         long quantizedInChild = 0;
-        for (String t : (Iterable<String>) hashes::fieldNames) {
+        for (var entry : hashes.properties()) {
+            String t = entry.getKey();
             String module = t.substring(0, t.lastIndexOf('.'));
             if (hashes.has(module + QuantizedLinear.WEIGHT_SCALE)) {
                 quantizedInChild++;
