@@ -75,6 +75,28 @@ public record QuantizedLinear(QuantAlgo algo, String prefix, long out, long in, 
         return new QuantizedLinear(algo, prefix, out, in, w, s, s2, x);
     }
 
+    /**
+     * Every quantized module of {@code src} (each {@code X} with an {@code X.weight_scale}), validated for
+     * {@code algo}, in name order.
+     */
+    public static List<QuantizedLinear> all(TensorSource src, QuantAlgo algo) {
+        List<QuantizedLinear> out = new ArrayList<>();
+        for (TensorInfo t : src.tensors()) {
+            if (t.name().endsWith(WEIGHT_SCALE)) {
+                out.add(of(src, t.name().substring(0, t.name().length() - WEIGHT_SCALE.length()), algo));
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Logical weights, {@code out · in}: "params counts logical weights, exactly as for BF16 checkpoints: an NVFP4
+     * byte holds 2 parameters and an FP8 byte 1. Scales are not parameters."
+     */
+    public long parameters() {
+        return Math.multiplyExact(out, in);
+    }
+
     /** The stored tensors, in the order weight, weight_scale, weight_scale_2, input_scale (those present). */
     public List<TensorInfo> tensors() {
         List<TensorInfo> t = new ArrayList<>(4);
