@@ -22,6 +22,8 @@ import java.util.TreeMap;
  * What {@code manyone inspect} shows: the architecture, a per-layer table, exact parameter counts (from the config
  * and from the tensors actually stored), dtypes, bytes on disk, a memory estimate and the validation result.
  *
+ * @param unusedTensors tensors the checkpoint carries that manyone reads past (the {@code mtp.*} multi-token
+ *                      prediction head); children and exports drop them
  * @param problems one line per problem found when checking the tensors against the config; empty when valid
  */
 public record CheckpointReport(
@@ -39,6 +41,7 @@ public record CheckpointReport(
         long context,
         MemoryEstimate memory,
         List<String> sideFiles,
+        List<String> unusedTensors,
         List<String> problems) {
 
     /** One row of the per-layer table. */
@@ -70,7 +73,8 @@ public record CheckpointReport(
         return new CheckpointReport(checkpoint.dir(), checkpoint.config().hybridOverridePattern(), model.hidden(),
                 model.vocab(), List.copyOf(layers), params, stored, Map.copyOf(dtypes), bytesOnDisk(checkpoint, files),
                 checkpoint.tensors().tensors().size(), batch, context,
-                model.memory(weightDtype, batch, context, DType.F32), side, List.copyOf(problems));
+                model.memory(weightDtype, batch, context, DType.F32), side,
+                model.unusedTensors(checkpoint.tensors()), List.copyOf(problems));
     }
 
     private static String widths(LayerSpec l, ModelDescription model) {
@@ -79,6 +83,12 @@ public record CheckpointReport(
                     + model.ssmState() + ")";
             case ATTENTION -> l.attentionHeads() + " q / " + model.kvHeads() + " kv heads x " + model.headDim();
             case MLP -> "ffn " + l.ffn();
+            case MOE -> {
+                var moe = model.moe().orElseThrow();
+                yield l.experts() + " experts x " + l.moeFfn() + " (top-" + moe.expertsPerToken()
+                        + (moe.routerGroups() > 1 ? ", " + moe.topkGroup() + " of " + moe.routerGroups() + " groups" : "")
+                        + "), shared " + l.sharedFfn() + (moe.hasLatent() ? ", latent " + moe.latentSize() : "");
+            }
         };
     }
 

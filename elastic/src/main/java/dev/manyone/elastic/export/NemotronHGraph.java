@@ -22,7 +22,8 @@ import java.util.List;
  * The residual stream is kept 2-D, {@code [T = batch·seq, hidden]}, so every linear layer is one
  * {@code Gemm(x, W, transB=1)} on the Hugging Face {@code [out, in]} weight as stored: no transposed copies.
  * Mixers: {@link MambaMixer} (two implementations), GQA attention without position embedding
- * ({@code Attention}, opset 23, is_causal, bottom-right aligned with the past), and the relu² MLP.
+ * ({@code Attention}, opset 23, is_causal, bottom-right aligned with the past), the relu² MLP and the
+ * mixture of relu² experts ({@link MoeMixer}, sparse dispatch).
  */
 public final class NemotronHGraph {
     /** ai.onnx opset: 23 has RMSNormalization and Attention; ONNX Runtime 1.29 supports up to 26. */
@@ -110,6 +111,7 @@ public final class NemotronHGraph {
             case MAMBA -> new MambaMixer(this, layer, options.mamba()).build(normed);
             case ATTENTION -> attention(layer, normed);
             case MLP -> mlp(layer, normed);
+            case MOE -> new MoeMixer(this, layer).build(normed);
         };
         String out = g.op("Add", Attrs.none(), x, mixed);
         probe(Probes.hidden(i), out, h);
@@ -203,6 +205,11 @@ public final class NemotronHGraph {
         boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
         String w = g.initializer(name, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, weights.tensor(name, fp16));
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
+    }
+
+    /** A weight initializer kept in fp32 whatever the export dtype (the MoE router and its correction bias). */
+    String weightF32(String name, long... dims) {
+        return g.initializer(name, ElemType.FLOAT, dims, weights.tensor(name, false));
     }
 
     /** x [T, in] · W[out, in]ᵀ → [T, out]. */
