@@ -3,6 +3,7 @@ package dev.manyone.elastic.checkpoint;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.MemoryEstimate;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.ParamCount;
 import dev.manyone.formats.DType;
 import dev.manyone.formats.TensorInfo;
@@ -24,6 +25,7 @@ import java.util.TreeMap;
  *
  * @param unusedTensors tensors the checkpoint carries that manyone reads past (the {@code mtp.*} multi-token
  *                      prediction head); children and exports drop them
+ * @param configOnly    true when only a config.json was inspected: no tensors were read or checked
  * @param problems one line per problem found when checking the tensors against the config; empty when valid
  */
 public record CheckpointReport(
@@ -42,7 +44,8 @@ public record CheckpointReport(
         MemoryEstimate memory,
         List<String> sideFiles,
         List<String> unusedTensors,
-        List<String> problems) {
+        List<String> problems,
+        boolean configOnly) {
 
     /** One row of the per-layer table. */
     public record Layer(LayerSpec spec, String widths, long params) {
@@ -74,7 +77,23 @@ public record CheckpointReport(
                 model.vocab(), List.copyOf(layers), params, stored, Map.copyOf(dtypes), bytesOnDisk(checkpoint, files),
                 checkpoint.tensors().tensors().size(), batch, context,
                 model.memory(weightDtype, batch, context, DType.F32), side,
-                model.unusedTensors(checkpoint.tensors()), List.copyOf(problems));
+                model.unusedTensors(checkpoint.tensors()), List.copyOf(problems), false);
+    }
+
+    /**
+     * The report of a config.json alone (no weights): the architecture, exact parameter counts and the memory
+     * estimate at BF16 weights, with nothing stored to check.
+     */
+    public static CheckpointReport ofConfig(Path configFile, NemotronHConfig config, int batch, long context) {
+        ModelDescription model = ModelDescription.of(config);
+        ParamCount params = model.params();
+        List<Layer> layers = new ArrayList<>();
+        for (LayerSpec l : model.layers()) {
+            layers.add(new Layer(l, widths(l, model), params.perLayer().get(l.index())));
+        }
+        return new CheckpointReport(configFile, config.hybridOverridePattern(), model.hidden(), model.vocab(),
+                List.copyOf(layers), params, 0, Map.of(), 0, 0, batch, context,
+                model.memory(DType.BF16, batch, context, DType.F32), List.of(), List.of(), List.of(), true);
     }
 
     private static String widths(LayerSpec l, ModelDescription model) {

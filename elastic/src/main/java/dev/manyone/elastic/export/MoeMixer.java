@@ -31,9 +31,26 @@ import java.util.List;
  * do not read its weights. A decode step therefore reads the k chosen experts' weights, and prefill computes each
  * token on its k experts only. The weighted expert outputs are summed back into their tokens by one
  * {@code ScatterND} (reduction add), in ascending expert id for every token. docs/moe.md compares this with the
- * alternatives that were measured.
+ * alternatives that were measured; they can still be exported, for measurement only, with the system property
+ * {@code -Dmanyone.moe.dispatch=dense|gather} ({@link Dispatch}).
  */
 final class MoeMixer {
+
+    /** How the routed experts are evaluated. Only SORTED is sparse in both decode and prefill. */
+    enum Dispatch {
+        /** Assignments sorted by expert, one row slice per expert (the default). */
+        SORTED,
+        /** Every expert on every token, mixed with a weight that is 0 for unchosen experts (reads all weights). */
+        DENSE,
+        /** The chosen experts' weights gathered from stacked [E, …] initializers per assignment (copies them). */
+        GATHER;
+
+        static Dispatch current() {
+            String p = System.getProperty("manyone.moe.dispatch", "sorted");
+            return valueOf(p.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
     private final NemotronHGraph graph;
     private final GraphBuilder g;
     private final LayerSpec layer;
@@ -80,7 +97,11 @@ final class MoeMixer {
         String z = moe.hasLatent()
                 ? graph.linear(u, graph.weight(TensorNames.latentIn(i), hm, h))              // [T, L]
                 : u;
-        String routed = dispatch(z, idx, w, e, k);                                           // [T, Hm]
+        String routed = switch (Dispatch.current()) {                                       // [T, Hm]
+            case SORTED -> dispatch(z, idx, w, e, k);
+            case DENSE -> denseDispatch(z, idx, w, e);
+            case GATHER -> gatherDispatch(z, idx, w, e, k);
+        };
         if (moe.hasLatent()) {
             routed = graph.linear(routed, graph.weight(TensorNames.latentOut(i), h, hm));    // [T, H]
         }
@@ -148,6 +169,50 @@ final class MoeMixer {
         String zeros = g.op("Expand", Attrs.none(), g.scalarFloat("zero", 0f), g.op("Shape", Attrs.none(), z));
         return g.op("ScatterND", Attrs.none().s("reduction", "add"), zeros,
                 g.op("Unsqueeze", Attrs.none(), token, g.constantInt64("axes", 1)), weighted); // [T, Hm]
+    }
+
+    /** Measurement baseline: Σ_j weight_j(token) · expert_j(z) over all E experts, weight 0 where unchosen. */
+    private String denseDispatch(String z, String idx, String w, int e) {
+        String sum = null;
+        String zero = g.scalarFloat("zero", 0f);
+        for (int j = 0; j < e; j++) {
+            String chosen = g.op("Equal", Attrs.none(), idx, g.scalarInt64("expert", j));         // [T, k]
+            String wj = g.op("ReduceSum", Attrs.none().i("keepdims", 1),
+                    g.op("Where", Attrs.none(), chosen, w, zero), g.constantInt64("axes", 1));  // [T, 1]
+            String y = g.op("Mul", Attrs.none(),
+                    relu2Mlp(z, TensorNames.expertUp(i, j), TensorNames.expertDown(i, j), layer.moeFfn(), hm), wj);
+            sum = sum == null ? y : g.op("Add", Attrs.none(), sum, y);
+        }
+        return sum;                                                                           // [T, Hm]
+    }
+
+    /**
+     * Measurement alternative: the chosen experts' weights gathered per (token, expert) assignment from stacked
+     * initializers up [E, I, Hm] and down [E, Hm, I], then batched matrix-vector products.
+     */
+    private String gatherDispatch(String z, String idx, String w, int e, int k) {
+        int f = layer.moeFfn();
+        String[] ups = new String[e];
+        String[] downs = new String[e];
+        for (int j = 0; j < e; j++) {
+            ups[j] = TensorNames.expertUp(i, j);
+            downs[j] = TensorNames.expertDown(i, j);
+        }
+        String upAll = graph.stackedWeight("experts_up" + i, ups, e, f, hm);                 // [E, I, Hm]
+        String downAll = graph.stackedWeight("experts_down" + i, downs, e, hm, f);           // [E, Hm, I]
+        String flat = graph.reshape(idx, -1);                                                // [T·k]
+        String token = g.op("Div", Attrs.none(), g.op("Range", Attrs.none(), g.scalarInt64("zero", 0),
+                g.op("Squeeze", Attrs.none(), g.op("Shape", Attrs.none(), flat), g.constantInt64("axes", 0)),
+                g.scalarInt64("one", 1)), g.scalarInt64("k", k));                            // [T·k]
+        String x = g.op("Unsqueeze", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), z, token),
+                g.constantInt64("axes", 2));                                                 // [T·k, Hm, 1]
+        String up = g.op("MatMul", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), upAll, flat), x); // [T·k, I, 1]
+        String r = g.op("Relu", Attrs.none(), up);
+        String y = g.op("MatMul", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), downAll, flat),
+                g.op("Mul", Attrs.none(), r, r));                                            // [T·k, Hm, 1]
+        String weighted = g.op("Mul", Attrs.none(), graph.reshape(y, -1, k, hm),
+                g.op("Unsqueeze", Attrs.none(), w, g.constantInt64("axes", 2)));             // [T, k, Hm]
+        return g.op("ReduceSum", Attrs.none().i("keepdims", 0), weighted, g.constantInt64("axes", 1)); // [T, Hm]
     }
 
     /** down(relu(up(x))²): up [f, width], down [width, f]. */

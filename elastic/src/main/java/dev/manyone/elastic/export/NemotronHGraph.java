@@ -8,6 +8,7 @@ import dev.manyone.formats.onnx.Attrs;
 import dev.manyone.formats.onnx.ElemType;
 import dev.manyone.formats.onnx.GraphBuilder;
 import dev.manyone.formats.onnx.OpSchemas;
+import dev.manyone.formats.onnx.TensorData;
 
 import java.util.List;
 
@@ -204,6 +205,20 @@ public final class NemotronHGraph {
     String weight(String name, long... dims) {
         boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
         String w = g.initializer(name, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, weights.tensor(name, fp16));
+        return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
+    }
+
+    /**
+     * One initializer holding several same-shaped weights stacked along a new first axis ({@code dims} = [n, …]),
+     * cast to fp32 like {@link #weight}.
+     */
+    String stackedWeight(String hint, String[] names, long... dims) {
+        boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
+        List<TensorData> parts = new java.util.ArrayList<>();
+        for (String n : names) {
+            parts.add(weights.tensor(n, fp16));
+        }
+        String w = g.initializer(hint, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, TensorData.concat(parts));
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
     }
 
