@@ -33,7 +33,9 @@ import java.util.function.Consumer;
             "roofline ratio  decode weight traffic / bandwidth. A batch-1 decode step",
             "                reads every weight once, so traffic = weight bytes",
             "                (model.onnx.data) x decode tok/s. 1.0 = the memory-bound",
-            "                ideal; the gap is compute, threading and per-call overhead",
+            "                ideal; the gap is compute, threading and per-call overhead.",
+            "                For an MoE model only the active weights count: a step",
+            "                reads the k chosen experts of each MoE layer, not all E",
             "",
             "Each figure is the median of --runs runs (min and max shown), after an",
             "untimed warm-up run. Prefill lengths above the model's context_length are",
@@ -99,7 +101,7 @@ final class BenchCommand implements Callable<Integer> {
         try (OnnxDecoder decoder = OnnxDecoder.open(dir, threads)) {
             mamba = decoder.contract().mamba();
             weights = decoder.contract().weights();
-            long weightBytes = Bench.weightBytes(dir);
+            long weightBytes = Bench.decodeWeightBytes(dir);
             report = Bench.run(decoder, weightBytes, new Bench.Options(lengths, decodeSteps, runs, seed), null, log);
         }
         PrintWriter out = spec.commandLine().getOut();
@@ -129,8 +131,8 @@ final class BenchCommand implements Callable<Integer> {
 
     static String toText(Bench.Report r, Path dir, String mamba, String weights, int threads) {
         StringBuilder sb = new StringBuilder();
-        sb.append(String.format(Locale.ROOT, "model        %s (mamba %s, %s weights, %s, context %d)%n", dir, mamba, weights,
-                Units.bytes(r.weightBytes()), r.contextLength()));
+        sb.append(String.format(Locale.ROOT, "model        %s (mamba %s, %s weights, %s read per decode step, context %d)%n",
+                dir, mamba, weights, Units.bytes(r.weightBytes()), r.contextLength()));
         sb.append(String.format(Locale.ROOT, "settings     median of %d run%s after a warm-up; ONNX Runtime threads: %s%n",
                 r.runs(), r.runs() == 1 ? "" : "s", threads == 0 ? "automatic" : Integer.toString(threads)));
         sb.append(String.format(Locale.ROOT, "%n%-28s %12s %12s %12s%n", "tokens/s", "median", "min", "max"));

@@ -328,6 +328,7 @@ final class ExtractCommand implements Callable<Integer> {
                 case MAMBA -> new ChildSpec.Widths(mambaHeads, mambaHeadDim, null, null);
                 case ATTENTION -> new ChildSpec.Widths(null, null, attentionHeads, null);
                 case MLP -> new ChildSpec.Widths(null, null, null, ffn);
+                case MOE -> new ChildSpec.Widths(null, null, null, null);
             };
             per.put(l.index(), w);
         }

@@ -13,7 +13,11 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 import picocli.CommandLine.Spec;
 
+import dev.manyone.elastic.NemotronHConfig;
+
 import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.util.Optional;
 import java.nio.file.Path;
 import java.util.Locale;
 import java.util.Map;
@@ -23,14 +27,21 @@ import java.util.concurrent.Callable;
         description = {
             "Summarise a Nemotron-H checkpoint and check it against its config.json.",
             "",
-            "Shows the layer pattern (M = Mamba2, * = attention, - = MLP), a per-layer table of widths and",
-            "parameters, exact totals, dtypes, bytes on disk and a memory estimate (weights + attention KV",
-            "cache + Mamba conv/SSM state for --batch and --context). Every missing, extra or wrongly shaped",
-            "tensor is listed; the exit code is then 2.",
+            "Shows the layer pattern (M = Mamba2, * = attention, - = MLP, E = mixture of experts), a per-layer",
+            "table of widths and parameters, exact totals (and, for MoE models, the parameters active per",
+            "token: k routed experts + shared expert + router + everything else), dtypes, bytes on disk and a",
+            "memory estimate (weights, every expert resident + attention KV cache + Mamba conv/SSM state for",
+            "--batch and --context). Every missing, extra or wrongly shaped tensor is listed; the exit code is",
+            "then 2. Tensors manyone reads past (an mtp.* multi-token-prediction head) are listed as unused.",
             "",
-            "Example:  manyone inspect ./parent --json"})
+            "CHECKPOINT may also be a config.json alone (or a directory holding only one): the architecture,",
+            "parameters and memory estimate (BF16 weights) are shown without reading any weights.",
+            "",
+            "Examples:  manyone inspect ./parent --json",
+            "           manyone inspect test-data/presets/nemotron-3-nano-30b-a3b.json"})
 final class InspectCommand implements Callable<Integer> {
-    @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")
+    @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors), a package,"
+            + " or a config.json alone.")
     Path checkpoint;
 
     @Option(names = "--json", description = "Print a JSON report (for CI) instead of text.")
@@ -59,6 +70,13 @@ final class InspectCommand implements Callable<Integer> {
         }
         CheckpointReport report;
         NonFinite.Report values = null;
+        Optional<Path> configOnly = configOnly(checkpoint);
+        if (configOnly.isPresent()) {
+            report = CheckpointReport.ofConfig(configOnly.get(), NemotronHConfig.read(configOnly.get()), batch, context);
+            PrintWriter out = spec.commandLine().getOut();
+            out.println(json ? Json.write(toJson(report)) : toText(report));
+            return Main.OK;
+        }
         try (Checkpoint cp = Checkpoint.open(checkpoint)) {
             report = CheckpointReport.of(cp, batch, context);
             if (!skipValues) {
@@ -96,6 +114,19 @@ final class InspectCommand implements Callable<Integer> {
         return report.valid() ? Main.OK : Main.BAD_INPUT;
     }
 
+    /** A config.json file, or a directory with a config.json and no weights (no safetensors, not a package). */
+    private static Optional<Path> configOnly(Path p) {
+        if (Files.isRegularFile(p) && p.getFileName().toString().endsWith(".json")) {
+            return Optional.of(p);
+        }
+        if (Files.isDirectory(p) && Files.isRegularFile(p.resolve("config.json"))
+                && !Files.exists(p.resolve("model.safetensors"))
+                && !Files.exists(p.resolve("model.safetensors.index.json"))) {
+            return Optional.of(p.resolve("config.json"));
+        }
+        return Optional.empty();
+    }
+
     static String toText(CheckpointReport r) {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "checkpoint   %s%n", r.location()));
@@ -110,15 +141,33 @@ final class InspectCommand implements Callable<Integer> {
         sb.append(String.format(Locale.ROOT, "%nparameters   %,d (%s): embeddings %,d, lm_head %,d, norm_f %,d",
                 p.total(), Units.count(p.total()), p.embeddings(), p.lmHead(), p.finalNorm()));
         for (Map.Entry<LayerKind, Long> e : p.perKind().entrySet()) {
-            sb.append(String.format(Locale.ROOT, ", %s %,d", e.getKey().blockType(), e.getValue()));
+            if (e.getValue() > 0 || e.getKey() != LayerKind.MOE) {
+                sb.append(String.format(Locale.ROOT, ", %s %,d", e.getKey().blockType(), e.getValue()));
+            }
         }
-        sb.append(String.format(Locale.ROOT, "%nstored       %,d elements in %d tensors %s, %s on disk%n",
-                r.storedElements(), r.tensorCount(), r.dtypes(), Units.bytes(r.bytesOnDisk())));
+        if (p.active() != p.total()) {
+            sb.append(String.format(Locale.ROOT, "%nactive       %,d (%s) per token, %.1f%% of the total", p.active(),
+                    Units.count(p.active()), 100.0 * p.active() / p.total()));
+        }
+        if (r.configOnly()) {
+            sb.append(String.format(Locale.ROOT, "%nstored       config only: no weights read%n"));
+        } else {
+            sb.append(String.format(Locale.ROOT, "%nstored       %,d elements in %d tensors %s, %s on disk%n",
+                    r.storedElements(), r.tensorCount(), r.dtypes(), Units.bytes(r.bytesOnDisk())));
+        }
         var m = r.memory();
         sb.append(String.format(Locale.ROOT, "memory       %s total: weights %s + KV cache %s + Mamba state %s (batch %d, context %d)%n",
                 Units.bytes(m.total()), Units.bytes(m.weightBytes()), Units.bytes(m.kvCacheBytes()),
                 Units.bytes(m.mambaStateBytes()), r.batch(), r.context()));
+        if (r.configOnly()) {
+            sb.append("validation   not done: no weights to check");
+            return sb.toString();
+        }
         sb.append(String.format(Locale.ROOT, "side files   %s%n", r.sideFiles().isEmpty() ? "(none)" : String.join(", ", r.sideFiles())));
+        if (!r.unusedTensors().isEmpty()) {
+            sb.append(String.format(Locale.ROOT, "unused       %d tensors manyone does not use (dropped by children and"
+                    + " exports): %s%n", r.unusedTensors().size(), summarize(r.unusedTensors())));
+        }
         if (r.valid()) {
             sb.append("validation   ok: every tensor present with the shape config.json implies");
         } else {
@@ -128,6 +177,13 @@ final class InspectCommand implements Callable<Integer> {
             }
         }
         return sb.toString();
+    }
+
+    /** The first few names, then "… (n more)". */
+    private static String summarize(java.util.List<String> names) {
+        int shown = Math.min(3, names.size());
+        String head = String.join(", ", names.subList(0, shown));
+        return names.size() > shown ? head + ", … (" + (names.size() - shown) + " more)" : head;
     }
 
     static ObjectNode toJson(CheckpointReport r) {
@@ -148,11 +204,14 @@ final class InspectCommand implements Callable<Integer> {
                 case MAMBA -> row.put("mamba_num_heads", s.mambaHeads()).put("mamba_head_dim", s.mambaHeadDim());
                 case ATTENTION -> row.put("num_attention_heads", s.attentionHeads());
                 case MLP -> row.put("intermediate_size", s.ffn());
+                case MOE -> row.put("n_routed_experts", s.experts()).put("moe_intermediate_size", s.moeFfn())
+                        .put("moe_shared_expert_intermediate_size", s.sharedFfn());
             }
             row.put("params", l.params());
         }
         ObjectNode params = o.putObject("params");
         params.put("total", r.params().total());
+        params.put("active", r.params().active());
         params.put("embeddings", r.params().embeddings());
         params.put("lm_head", r.params().lmHead());
         params.put("norm_f", r.params().finalNorm());
@@ -173,6 +232,9 @@ final class InspectCommand implements Callable<Integer> {
         mem.put("total_bytes", r.memory().total());
         ArrayNode side = o.putArray("side_files");
         r.sideFiles().forEach(side::add);
+        o.put("config_only", r.configOnly());
+        ArrayNode unused = o.putArray("unused_tensors");
+        r.unusedTensors().forEach(unused::add);
         o.put("valid", r.valid());
         ArrayNode problems = o.putArray("problems");
         r.problems().forEach(problems::add);

@@ -82,6 +82,11 @@ class ErrorCatalogueTest {
         Surgery.copyDir(golden(), w.resolve("parent"));
     }
 
+    /** {@code {W}/moe}: a copy of the golden tiny-moe (Nemotron 3 style MoE) checkpoint. */
+    static void moeParent(Path w) throws IOException {
+        Surgery.copyDir(CliRun.golden().resolve("tiny-moe"), w.resolve("moe"));
+    }
+
     static void elasticParent(Path w) throws IOException {
         Surgery.copyDir(elastic, w.resolve("elastic"));
     }
@@ -148,6 +153,28 @@ class ErrorCatalogueTest {
             Surgery.editHeader(w.resolve("parent/model.safetensors"), h -> h.set("extra.weight", h.remove("lm_head.weight")));
         });
         SETUPS.put("inspect-batch-zero", w -> parent(w));
+        SETUPS.put("inspect-moe-k-too-large", w -> {
+            moeParent(w);
+            editConfig(w.resolve("moe"), "num_experts_per_tok", 9);
+        });
+        SETUPS.put("inspect-moe-groups-not-dividing", w -> {
+            moeParent(w);
+            editConfig(w.resolve("moe"), "n_group", 3);
+        });
+        SETUPS.put("inspect-moe-topk-group", w -> {
+            moeParent(w);
+            editConfig(w.resolve("moe"), "topk_group", 2);
+        });
+        SETUPS.put("inspect-moe-no-k", w -> {
+            moeParent(w);
+            Path c = w.resolve("moe/config.json");
+            Files.writeString(c, Files.readString(c).replaceFirst("\\s*\"num_experts_per_tok\": *2,", ""));
+        });
+        SETUPS.put("export-moe-missing-expert", w -> {
+            moeParent(w);
+            Surgery.editHeader(w.resolve("moe/model.safetensors"), h -> h.set("backbone.layers.4.mixer.experts.7.up.weight",
+                    h.remove("backbone.layers.4.mixer.experts.7.up_proj.weight")));
+        });
         // generate
         SETUPS.put("generate-unknown-preset", w -> { });
         SETUPS.put("generate-bad-shard-size", w -> { });

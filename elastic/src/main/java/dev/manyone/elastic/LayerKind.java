@@ -6,14 +6,16 @@ import java.nio.file.Path;
 
 /**
  * The kind of one Nemotron-H block, as {@code hybrid_override_pattern} spells it: one character per layer,
- * {@code M} for a Mamba2 mixer, {@code *} for grouped-query attention and {@code -} for a squared-ReLU MLP.
- * The same kinds appear as {@code block_type} ("mamba", "attention", "mlp") in a child's {@code layer_configs}.
- * Hugging Face also knows {@code E} (mixture of experts), which manyone does not support yet.
+ * {@code M} for a Mamba2 mixer, {@code *} for grouped-query attention, {@code -} for a squared-ReLU MLP and
+ * {@code E} for a mixture of squared-ReLU experts (Nemotron 3, {@link MoeConfig}).
+ * The same kinds appear as {@code block_type} ("mamba", "attention", "mlp", "moe") in a child's
+ * {@code layer_configs}.
  */
 public enum LayerKind {
     MAMBA('M', "mamba"),
     ATTENTION('*', "attention"),
-    MLP('-', "mlp");
+    MLP('-', "mlp"),
+    MOE('E', "moe");
 
     private final char symbol;
     private final String blockType;
@@ -39,6 +41,7 @@ public enum LayerKind {
             case MAMBA -> "a Mamba2 layer";
             case ATTENTION -> "an attention layer";
             case MLP -> "an MLP layer";
+            case MOE -> "an MoE layer";
         };
     }
 
@@ -46,7 +49,7 @@ public enum LayerKind {
      * The kind of layer {@code index} of a {@code hybrid_override_pattern}.
      *
      * @param file the config.json, for the message
-     * @throws FormatException for {@code E} (mixture of experts, not supported yet) and for any other character
+     * @throws FormatException for any character other than M, *, - and E
      */
     public static LayerKind fromSymbol(char c, int index, Path file) {
         for (LayerKind k : values()) {
@@ -54,12 +57,8 @@ public enum LayerKind {
                 return k;
             }
         }
-        if (c == 'E') {
-            throw new FormatException(file, "hybrid_override_pattern: layer " + index
-                    + " is 'E' (mixture of experts), which manyone does not support yet");
-        }
         throw new FormatException(file, "hybrid_override_pattern: layer " + index + " is '" + c
-                + "', expected one of M, *, -");
+                + "', expected one of M, *, -, E");
     }
 
     /** The kind whose {@code block_type} is {@code name}, or null. */

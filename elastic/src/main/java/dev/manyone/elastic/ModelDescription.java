@@ -28,6 +28,10 @@ import java.util.Set;
  *   <li>attention: {@code q_proj [heads·head_dim, H]}, {@code k_proj} and {@code v_proj [kv_heads·head_dim, H]},
  *       {@code o_proj [H, heads·head_dim]};</li>
  *   <li>MLP: {@code up_proj [F, H]}, {@code down_proj [H, F]};</li>
+ *   <li>MoE (E experts of I neurons, shared expert Is, Hm = latent L or H): {@code gate.weight [E, H]},
+ *       {@code gate.e_score_correction_bias [E]} (F32), per expert j {@code experts.j.up_proj [I, Hm]} and
+ *       {@code experts.j.down_proj [Hm, I]}, {@code shared_experts.up_proj [Is, H]} and {@code down_proj [H, Is]},
+ *       with a latent {@code fc1_latent_proj [L, H]} and {@code fc2_latent_proj [H, L]};</li>
  *   <li>model: {@code embeddings [V, H]}, {@code norm_f [H]}, {@code lm_head [V, H]} unless the embeddings are
  *       tied.</li>
  * </ul>
@@ -44,6 +48,7 @@ public final class ModelDescription {
     private final int kvHeads;
     private final int headDim;
     private final boolean tied;
+    private final MoeConfig moe;
     private final List<List<ExpectedTensor>> layerTensors;
     private final List<ExpectedTensor> expectedTensors;
 
@@ -58,6 +63,7 @@ public final class ModelDescription {
         this.kvHeads = config.numKeyValueHeads();
         this.headDim = config.headDim();
         this.tied = config.tieWordEmbeddings();
+        this.moe = config.moe().orElse(null);
 
         List<List<ExpectedTensor>> perLayer = new ArrayList<>();
         for (LayerSpec l : layers) {
@@ -116,6 +122,23 @@ public final class ModelDescription {
                 out.add(t(TensorNames.upProj(i), "[ffn, hidden]", l.ffn(), h)); // [F, H]
                 out.add(t(TensorNames.downProj(i), "[hidden, ffn]", h, l.ffn())); // [H, F]
             }
+            case MOE -> {
+                long e = l.experts();
+                long hm = moe.expertWidth(hidden);
+                String hmDoc = moe.hasLatent() ? "latent" : "hidden";
+                out.add(t(TensorNames.gate(i), "[experts, hidden]", e, h)); // [E, H]
+                out.add(t(TensorNames.correctionBias(i), "[experts]", e)); // [E], F32
+                for (int j = 0; j < l.experts(); j++) {
+                    out.add(t(TensorNames.expertUp(i, j), "[moe_ffn, " + hmDoc + "]", l.moeFfn(), hm)); // [I, Hm]
+                    out.add(t(TensorNames.expertDown(i, j), "[" + hmDoc + ", moe_ffn]", hm, l.moeFfn())); // [Hm, I]
+                }
+                out.add(t(TensorNames.sharedUp(i), "[shared_ffn, hidden]", l.sharedFfn(), h)); // [Is, H]
+                out.add(t(TensorNames.sharedDown(i), "[hidden, shared_ffn]", h, l.sharedFfn())); // [H, Is]
+                if (moe.hasLatent()) {
+                    out.add(t(TensorNames.latentIn(i), "[latent, hidden]", hm, h)); // [L, H]
+                    out.add(t(TensorNames.latentOut(i), "[hidden, latent]", h, hm)); // [H, L]
+                }
+            }
         }
         return out;
     }
@@ -160,6 +183,11 @@ public final class ModelDescription {
 
     public int headDim() {
         return headDim;
+    }
+
+    /** The MoE settings, present when the model has an {@code E} layer. */
+    public Optional<MoeConfig> moe() {
+        return Optional.ofNullable(moe);
     }
 
     /** True when {@code lm_head} is the embedding matrix (no {@code lm_head.weight} tensor). */
@@ -223,11 +251,25 @@ public final class ModelDescription {
             }
         }
         for (TensorInfo t : src.tensors()) {
-            if (!expectedNames.contains(t.name())) {
+            if (!expectedNames.contains(t.name()) && !TensorNames.isMtp(t.name())) {
                 problems.add("unexpected tensor " + t.name() + unexpectedHint(t.name()));
             }
         }
         return List.copyOf(problems);
+    }
+
+    /**
+     * The checkpoint's tensors that manyone reads past: the multi-token-prediction head ({@code mtp.*}) of some
+     * Nemotron 3 checkpoints. {@link #check} accepts them; children and exports drop them.
+     */
+    public List<String> unusedTensors(TensorSource src) {
+        List<String> out = new ArrayList<>();
+        for (TensorInfo t : src.tensors()) {
+            if (TensorNames.isMtp(t.name())) {
+                out.add(t.name());
+            }
+        }
+        return List.copyOf(out);
     }
 
     private String unexpectedHint(String name) {
@@ -246,7 +288,12 @@ public final class ModelDescription {
 
     // ------------------------------------------------------------------------------------------------ sizes
 
-    /** Exact parameter counts, from the shapes of {@link #expectedTensors()}. */
+    /**
+     * Exact parameter counts, from the shapes of {@link #expectedTensors()}. The active count per token is the total
+     * less, in every MoE layer, the routed experts a token does not use: it keeps k experts (k =
+     * {@code num_experts_per_tok}), the shared expert, the router and its bias, the latent projections and everything
+     * outside the MoE layers.
+     */
     public ParamCount params() {
         long embeddings = count(List.of(expectedTensors.get(0)));
         long finalNorm = (long) hidden;
@@ -254,13 +301,20 @@ public final class ModelDescription {
         List<Long> perLayer = new ArrayList<>();
         Map<LayerKind, Long> perKind = new EnumMap<>(LayerKind.class);
         long total = embeddings + finalNorm + lmHead;
+        long inactive = 0;
         for (int i = 0; i < layers.size(); i++) {
+            LayerSpec l = layers.get(i);
             long n = count(layerTensors.get(i));
             perLayer.add(n);
-            perKind.merge(layers.get(i).kind(), n, Math::addExact);
+            perKind.merge(l.kind(), n, Math::addExact);
             total = Math.addExact(total, n);
+            if (l.kind() == LayerKind.MOE) {
+                long perExpert = mul(2, l.moeFfn(), moe.expertWidth(hidden));
+                inactive = Math.addExact(inactive, mul(l.experts() - Math.min(l.experts(), moe.expertsPerToken()),
+                        perExpert));
+            }
         }
-        return new ParamCount(total, embeddings, lmHead, finalNorm, perLayer, perKind);
+        return new ParamCount(total, total - inactive, embeddings, lmHead, finalNorm, perLayer, perKind);
     }
 
     private static long count(List<ExpectedTensor> tensors) {
@@ -274,7 +328,8 @@ public final class ModelDescription {
     /**
      * Inference memory for {@code batch} sequences of {@code context} tokens (see {@link MemoryEstimate}):
      * <ul>
-     *   <li>weights: params().total() · weightDtype bytes;</li>
+     *   <li>weights: params().total() · weightDtype bytes (every expert resident; the F32 correction biases are
+     *       counted at the weight dtype);</li>
      *   <li>KV cache: Σ over attention layers of {@code 2 · batch · kv_heads · context · head_dim · bytes};</li>
      *   <li>Mamba state: Σ over Mamba2 layers of
      *       {@code batch · ((d_inner + 2·G·N) · (K − 1) + heads · head_dim · N) · bytes};</li>
@@ -298,7 +353,7 @@ public final class ModelDescription {
                     long ssm = mul(l.mambaHeads(), l.mambaHeadDim(), ssmState);
                     mamba = Math.addExact(mamba, mul(batch, Math.addExact(conv, ssm), bytes));
                 }
-                case MLP -> {
+                case MLP, MOE -> {
                     // stateless
                 }
             }

@@ -29,12 +29,15 @@ import java.util.function.Consumer;
  *       conv_kernel}; {@code head_dim} defaults, as in Hugging Face, to {@code hidden_size / num_attention_heads};</li>
  *   <li>{@code layer_norm_epsilon} is a positive number (Hugging Face's default 1e-5 when absent);</li>
  *   <li>{@code hybrid_override_pattern} has one character per layer: {@code M} Mamba2, {@code *} attention,
- *       {@code -} MLP;</li>
+ *       {@code -} MLP, {@code E} MoE (then the MoE fields of {@link MoeConfig} and the widths
+ *       {@code n_routed_experts}, {@code moe_intermediate_size}, {@code moe_shared_expert_intermediate_size} are
+ *       required, and k, router groups and experts must be consistent);</li>
  *   <li>mamba heads are a multiple of {@code n_groups}; query heads are a multiple of {@code num_key_value_heads};</li>
  *   <li>optional {@code layer_configs} (written by manyone for heterogeneous children): one object per layer,
  *       {@code {"block_type": "mamba", "mamba_num_heads": …, "mamba_head_dim": …}},
  *       {@code {"block_type": "attention", "num_attention_heads": …}} or
- *       {@code {"block_type": "mlp", "intermediate_size": …}}; the block type agrees with the pattern, a width
+ *       {@code {"block_type": "mlp", "intermediate_size": …}} or {@code {"block_type": "moe", "n_routed_experts": …,
+ *       "moe_intermediate_size": …, "moe_shared_expert_intermediate_size": …}}; the block type agrees with the pattern, a width
  *       missing from an entry is the scalar field, and the divisibility rules hold per layer.</li>
  * </ul>
  * Instances are immutable; {@link #with} and {@link #withLayers} derive new, validated configs.
@@ -68,6 +71,8 @@ public final class NemotronHConfig {
     private final List<Integer> eosTokenIds;
     private final String torchDtype;
     private final double[] timeStepLimit;
+    /** Null when the pattern has no {@code E} layer (MoE fields of dense configs are ignored, as HF does). */
+    private final MoeConfig moe;
 
     // ------------------------------------------------------------------------------------------------ reading
 
@@ -157,10 +162,62 @@ public final class NemotronHConfig {
             throw error("hybrid_override_pattern \"" + hybridOverridePattern + "\" has "
                     + hybridOverridePattern.length() + " layers, expected num_hidden_layers = " + numHiddenLayers);
         }
+        moe = hybridOverridePattern.indexOf(LayerKind.MOE.symbol()) >= 0 ? readMoe() : null;
         layers = readLayers();
         eosTokenIds = readEosTokenIds();
         torchDtype = readTorchDtype();
         timeStepLimit = readTimeStepLimit();
+    }
+
+    /**
+     * The model-wide MoE fields (golden README, "MoE layers"): {@code num_experts_per_tok}, {@code n_group},
+     * {@code topk_group}, {@code norm_topk_prob}, {@code routed_scaling_factor}, {@code n_shared_experts} (must be 1)
+     * and {@code moe_latent_size} (absent or null: no latent). The widths {@code n_routed_experts},
+     * {@code moe_intermediate_size} and {@code moe_shared_expert_intermediate_size} are read per layer.
+     */
+    private MoeConfig readMoe() {
+        int k = requiredPositiveInt(json, "num_experts_per_tok", "");
+        int groups = optionalPositiveInt(json, "n_group", 1);
+        int topkGroup = optionalPositiveInt(json, "topk_group", groups);
+        if (topkGroup > groups) {
+            throw error("field \"topk_group\": expected at most n_group (" + groups + "), found " + topkGroup);
+        }
+        int shared = optionalPositiveInt(json, "n_shared_experts", 1);
+        if (shared != 1) {
+            throw error("field \"n_shared_experts\": expected 1 (Nemotron-H has one shared expert of "
+                    + "moe_shared_expert_intermediate_size neurons), found " + shared);
+        }
+        boolean norm = optionalBoolean(json, "norm_topk_prob", true);
+        double scale = positiveNumber(json, "routed_scaling_factor", 1.0);
+        JsonNode latent = json.get("moe_latent_size");
+        int latentSize = latent == null || latent.isNull() ? 0 : requiredPositiveInt(json, "moe_latent_size", "");
+        return new MoeConfig(k, groups, topkGroup, norm, scale, latentSize);
+    }
+
+    private int optionalPositiveInt(JsonNode object, String field, int fallback) {
+        JsonNode n = object.get(field);
+        return n == null || n.isNull() ? fallback : requiredPositiveInt(object, field, "");
+    }
+
+    /**
+     * The routing rules one MoE layer must satisfy: experts divisible by n_group, at least two per group when
+     * grouped (a group scores the sum of its two best), and k no more than the experts the groups leave eligible.
+     */
+    private void checkMoeLayer(String where, int experts) {
+        checkDivisible(where + "n_routed_experts", experts, "n_group", moe.routerGroups());
+        int perGroup = experts / moe.routerGroups();
+        if (moe.routerGroups() > 1 && perGroup < 2) {
+            throw error("field \"" + where + "n_routed_experts\": expected at least 2 experts per router group ("
+                    + "a group scores the sum of its two best), found " + experts + " experts in "
+                    + moe.routerGroups() + " groups");
+        }
+        int eligible = moe.topkGroup() * perGroup;
+        if (moe.expertsPerToken() > eligible) {
+            throw error("field \"num_experts_per_tok\": expected at most " + eligible + " ("
+                    + (moe.routerGroups() > 1 ? "topk_group " + moe.topkGroup() + " × " + perGroup
+                    + " experts per group" : "the routed experts") + (where.isEmpty() ? "" : " of " + where
+                    .substring(0, where.length() - 1)) + "), found " + moe.expertsPerToken());
+        }
     }
 
     /** {@code time_step_limit} [min, max] (max may be Infinity), or null when absent. */
@@ -232,6 +289,16 @@ public final class NemotronHConfig {
                     yield LayerSpec.attention(i, heads);
                 }
                 case MLP -> LayerSpec.mlp(i, entryInt(entry, "intermediate_size", where, intermediateSize));
+                case MOE -> {
+                    int experts = entryInt(entry, "n_routed_experts", where,
+                            requiredPositiveInt(json, "n_routed_experts", ""));
+                    int moeFfn = entryInt(entry, "moe_intermediate_size", where,
+                            requiredPositiveInt(json, "moe_intermediate_size", ""));
+                    int sharedFfn = entryInt(entry, "moe_shared_expert_intermediate_size", where,
+                            requiredPositiveInt(json, "moe_shared_expert_intermediate_size", ""));
+                    checkMoeLayer(entry == null ? "" : where, experts);
+                    yield LayerSpec.moe(i, experts, moeFfn, sharedFfn);
+                }
             };
             out.add(spec);
         }
@@ -449,6 +516,11 @@ public final class NemotronHConfig {
         return timeStepLimit == null ? null : timeStepLimit.clone();
     }
 
+    /** The MoE settings, present when the pattern has an {@code E} layer. */
+    public Optional<MoeConfig> moe() {
+        return Optional.ofNullable(moe);
+    }
+
     /** {@code torch_dtype} (or {@code dtype}), e.g. "bfloat16". */
     public Optional<String> torchDtype() {
         return Optional.ofNullable(torchDtype);
@@ -493,6 +565,17 @@ public final class NemotronHConfig {
      * Every other field is the parent's, in the parent's order.
      */
     public NemotronHConfig withLayers(int hidden, List<LayerSpec> childLayers) {
+        return withLayers(hidden, childLayers, 0);
+    }
+
+    /**
+     * As {@link #withLayers(int, List)}, for MoE children too: {@code n_routed_experts},
+     * {@code moe_intermediate_size} and {@code moe_shared_expert_intermediate_size} take the largest value among the
+     * child's MoE layers, and {@code num_experts_per_tok} becomes {@code expertsPerToken} unless that is 0 (keep the
+     * parent's k). {@code n_group}, {@code topk_group}, {@code norm_topk_prob}, {@code routed_scaling_factor} and
+     * {@code moe_latent_size} never change.
+     */
+    public NemotronHConfig withLayers(int hidden, List<LayerSpec> childLayers, int expertsPerToken) {
         if (hidden <= 0) {
             throw new IllegalArgumentException("hidden must be positive, got " + hidden);
         }
@@ -505,6 +588,9 @@ public final class NemotronHConfig {
         int maxMambaHeadDim = 0;
         int maxAttentionHeads = 0;
         int maxFfn = 0;
+        int maxExperts = 0;
+        int maxMoeFfn = 0;
+        int maxSharedFfn = 0;
         for (int j = 0; j < childLayers.size(); j++) {
             LayerSpec l = childLayers.get(j).withIndex(j);
             renumbered.add(l);
@@ -513,7 +599,11 @@ public final class NemotronHConfig {
             maxMambaHeadDim = Math.max(maxMambaHeadDim, l.mambaHeadDim());
             maxAttentionHeads = Math.max(maxAttentionHeads, l.attentionHeads());
             maxFfn = Math.max(maxFfn, l.ffn());
+            maxExperts = Math.max(maxExperts, l.experts());
+            maxMoeFfn = Math.max(maxMoeFfn, l.moeFfn());
+            maxSharedFfn = Math.max(maxSharedFfn, l.sharedFfn());
         }
+        boolean hasMoe = maxExperts > 0;
         int mambaHeads = maxMambaHeads > 0 ? maxMambaHeads : mambaNumHeads;
         int mambaDim = maxMambaHeadDim > 0 ? maxMambaHeadDim : mambaHeadDim;
         int attentionHeads = maxAttentionHeads > 0 ? maxAttentionHeads : numAttentionHeads;
@@ -525,8 +615,12 @@ public final class NemotronHConfig {
                 case MAMBA -> l.mambaHeads() != mambaHeads || l.mambaHeadDim() != mambaDim;
                 case ATTENTION -> l.attentionHeads() != attentionHeads;
                 case MLP -> l.ffn() != ffn;
+                case MOE -> l.experts() != maxExperts || l.moeFfn() != maxMoeFfn || l.sharedFfn() != maxSharedFfn;
             };
         }
+        int experts = maxExperts;
+        int moeFfn = maxMoeFfn;
+        int sharedFfn = maxSharedFfn;
         boolean heterogeneousFinal = heterogeneous;
         return with(o -> {
             o.put("hidden_size", hidden);
@@ -536,6 +630,14 @@ public final class NemotronHConfig {
             o.put("mamba_head_dim", mambaDim);
             o.put("num_attention_heads", attentionHeads);
             o.put("intermediate_size", ffn);
+            if (hasMoe) {
+                o.put("n_routed_experts", experts);
+                o.put("moe_intermediate_size", moeFfn);
+                o.put("moe_shared_expert_intermediate_size", sharedFfn);
+            }
+            if (expertsPerToken > 0) {
+                o.put("num_experts_per_tok", expertsPerToken);
+            }
             JsonNode hd = o.get("head_dim");
             if ((hd == null || hd.isNull()) && hidden / attentionHeads != headDim) {
                 o.put("head_dim", headDim);
@@ -552,6 +654,11 @@ public final class NemotronHConfig {
                         }
                         case ATTENTION -> e.put("num_attention_heads", l.attentionHeads());
                         case MLP -> e.put("intermediate_size", l.ffn());
+                        case MOE -> {
+                            e.put("n_routed_experts", l.experts());
+                            e.put("moe_intermediate_size", l.moeFfn());
+                            e.put("moe_shared_expert_intermediate_size", l.sharedFfn());
+                        }
                     }
                 }
             } else {

@@ -108,6 +108,72 @@ public final class TensorNames {
         return layer(i, "mixer.down_proj.weight");
     }
 
+    // ---- MoE (Nemotron 3; Hm = moe_latent_size with a latent, else H) ----
+
+    /** The router: {@code [E, H]}. */
+    public static String gate(int i) {
+        return layer(i, "mixer.gate.weight");
+    }
+
+    /** The router's selection bias, F32: {@code [E]}. */
+    public static String correctionBias(int i) {
+        return layer(i, "mixer.gate.e_score_correction_bias");
+    }
+
+    /** Routed expert j: {@code [I, Hm]}. */
+    public static String expertUp(int i, int j) {
+        if (j < 0) {
+            throw new IllegalArgumentException("expert index must be >= 0, got " + j);
+        }
+        return layer(i, "mixer.experts." + j + ".up_proj.weight");
+    }
+
+    /** Routed expert j: {@code [Hm, I]}. */
+    public static String expertDown(int i, int j) {
+        if (j < 0) {
+            throw new IllegalArgumentException("expert index must be >= 0, got " + j);
+        }
+        return layer(i, "mixer.experts." + j + ".down_proj.weight");
+    }
+
+    /** The shared expert: {@code [Is, H]}. */
+    public static String sharedUp(int i) {
+        return layer(i, "mixer.shared_experts.up_proj.weight");
+    }
+
+    /** The shared expert: {@code [H, Is]}. */
+    public static String sharedDown(int i) {
+        return layer(i, "mixer.shared_experts.down_proj.weight");
+    }
+
+    /** LatentMoE only: {@code [L, H]}. */
+    public static String latentIn(int i) {
+        return layer(i, "mixer.fc1_latent_proj.weight");
+    }
+
+    /** LatentMoE only: {@code [H, L]}. */
+    public static String latentOut(int i) {
+        return layer(i, "mixer.fc2_latent_proj.weight");
+    }
+
+    /**
+     * True for the tensors a checkpoint stores in F32 whatever its weight dtype: the router's correction bias
+     * ("The correction bias must stay F32. Rounded to BF16, it changes which experts are chosen").
+     */
+    public static boolean alwaysF32(String name) {
+        return name.endsWith(".mixer.gate.e_score_correction_bias");
+    }
+
+    // ---- multi-token prediction ----
+
+    /** Prefix of the multi-token-prediction head some Nemotron 3 checkpoints carry; manyone does not use it. */
+    public static final String MTP_PREFIX = "mtp.";
+
+    /** True for a tensor of the multi-token-prediction head ({@code mtp.*}), which manyone reads and drops. */
+    public static boolean isMtp(String name) {
+        return name != null && name.startsWith(MTP_PREFIX);
+    }
+
     /**
      * The layer index of a {@code backbone.layers.{i}.…} name, or empty for any other name (embeddings, norm_f,
      * lm_head, or a malformed index such as {@code backbone.layers.x.} or {@code backbone.layers.01.}).

@@ -84,6 +84,8 @@ final class Golden {
                         per.path("mamba_head_dim").asInt(full.mambaHeadDim()));
                 case ATTENTION -> LayerSpec.attention(j, per.path("attention_heads").asInt(full.attentionHeads()));
                 case MLP -> LayerSpec.mlp(j, per.path("ffn").asInt(full.ffn()));
+                case MOE -> LayerSpec.moe(j, per.path("experts").asInt(full.experts()),
+                        per.path("moe_ffn").asInt(full.moeFfn()), per.path("shared_ffn").asInt(full.sharedFfn()));
             });
         }
         return out;

@@ -33,7 +33,7 @@ class ModelDescriptionTest {
         assertEquals(131072L * 5120, p.lmHead());
         assertEquals(5120, p.finalNorm());
         assertEquals(Map.of(LayerKind.MAMBA, 28 * 168_504_704L, LayerKind.ATTENTION, 6 * 62_919_680L,
-                LayerKind.MLP, 28 * 209_720_320L), p.perKind());
+                LayerKind.MLP, 28 * 209_720_320L, LayerKind.MOE, 0L), p.perKind());
         assertEquals(168_504_704L, p.perLayer().get(0));
         assertEquals(209_720_320L, p.perLayer().get(1));
         assertEquals(62_919_680L, p.perLayer().get(7)); // "M-M-M-M*-": layer 7 is the first attention layer
@@ -49,7 +49,7 @@ class ModelDescriptionTest {
         assertEquals(8_888_227_328L, p.total());
         // 27 M, 4 *, 25 -
         assertEquals(Map.of(LayerKind.MAMBA, 27 * 147_450_624L, LayerKind.ATTENTION, 4 * 55_054_720L,
-                LayerKind.MLP, 25 * 140_497_280L), p.perKind());
+                LayerKind.MLP, 25 * 140_497_280L, LayerKind.MOE, 0L), p.perKind());
     }
 
     @Test
@@ -216,9 +216,12 @@ class ModelDescriptionTest {
     @Test
     void paramCountIsConsistent() {
         assertThrows(IllegalArgumentException.class,
-                () -> new ParamCount(10, 1, 1, 1, List.of(5L), Map.of(LayerKind.MLP, 5L)));
-        ParamCount p = new ParamCount(8, 1, 1, 1, List.of(5L), Map.of(LayerKind.MLP, 5L));
-        assertEquals(Map.of(LayerKind.MAMBA, 0L, LayerKind.ATTENTION, 0L, LayerKind.MLP, 5L), p.perKind());
+                () -> new ParamCount(10, 10, 1, 1, 1, List.of(5L), Map.of(LayerKind.MLP, 5L)));
+        assertThrows(IllegalArgumentException.class,
+                () -> new ParamCount(8, 9, 1, 1, 1, List.of(5L), Map.of(LayerKind.MLP, 5L)));
+        ParamCount p = new ParamCount(8, 8, 1, 1, 1, List.of(5L), Map.of(LayerKind.MLP, 5L));
+        assertEquals(Map.of(LayerKind.MAMBA, 0L, LayerKind.ATTENTION, 0L, LayerKind.MLP, 5L, LayerKind.MOE, 0L),
+                p.perKind());
         assertThrows(UnsupportedOperationException.class, () -> p.perLayer().add(1L));
         assertEquals(Collections.nCopies(1, 5L), p.perLayer());
     }

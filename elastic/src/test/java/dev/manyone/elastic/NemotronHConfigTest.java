@@ -212,12 +212,12 @@ class NemotronHConfigTest {
     }
 
     @Test
-    void expertLayersAreNotSupported() {
+    void expertLayersNeedTheMoeFields() {
         FormatException e = bad(o -> o.put("hybrid_override_pattern", "M-ME-M-M*-"));
-        assertContains(e, "layer 3 is 'E' (mixture of experts), which manyone does not support yet");
+        assertContains(e, "missing required field \"num_experts_per_tok\"");
         assertEquals(Optional.of(SOURCE), e.file());
         assertContains(bad(o -> o.put("hybrid_override_pattern", "M-M*-M-MA-")),
-                "layer 8 is 'A', expected one of M, *, -");
+                "layer 8 is 'A', expected one of M, *, -, E");
     }
 
     @Test

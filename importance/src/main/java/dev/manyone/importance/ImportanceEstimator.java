@@ -87,6 +87,11 @@ public final class ImportanceEstimator {
         try (Checkpoint cp = Checkpoint.open(parentDir)) {
             model = cp.model();
             model.check(cp.tensors());
+            if (model.moe().isPresent()) {
+                throw new FormatException(parentDir, "rank: expert rankings (REAP) are not implemented yet; this "
+                        + "parent has MoE layers (hybrid_override_pattern " + model.config().hybridOverridePattern()
+                        + "). Slice it with identity rankings or with a rankings.json of your own");
+            }
             if (options.mode() == Mode.WHOLE) {
                 return finish(model, calibration, options, start, work -> new WholeModelPasses(cp, calibration.batches(options.batch()),
                         work, options.threads(), progress));

@@ -53,6 +53,7 @@ public final class ScoreAccumulator {
             case MAMBA -> Probes.mambaX(l.index());
             case ATTENTION -> Probes.attention(l.index());
             case MLP -> Probes.ffn(l.index());
+            case MOE -> throw new IllegalStateException("MoE layers are refused by ImportanceEstimator");
         };
     }
 
@@ -148,6 +149,7 @@ public final class ScoreAccumulator {
                 case MAMBA -> mambaScores(l, mamba.get(i).scores(), headChannels);
                 case ATTENTION -> new Scores.Layer(null, null, attention.get(i).scores(), null);
                 case MLP -> new Scores.Layer(null, null, null, ffn.get(i).scores());
+                case MOE -> throw new IllegalStateException("MoE layers are refused by ImportanceEstimator");
             });
         }
         return new Scores(hidden, layers, Map.copyOf(per), layerOrder);

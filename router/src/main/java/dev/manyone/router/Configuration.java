@@ -38,6 +38,7 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
                     case MAMBA -> new ChildSpec.Widths(l.mambaHeads(), l.mambaHeadDim(), null, null);
                     case ATTENTION -> new ChildSpec.Widths(null, null, l.attentionHeads(), null);
                     case MLP -> new ChildSpec.Widths(null, null, null, l.ffn());
+                    case MOE -> new ChildSpec.Widths(null, null, null, null);
                 });
             }
         }
@@ -63,6 +64,9 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
                 }
                 case ATTENTION -> w.put("attention_heads", l.attentionHeads());
                 case MLP -> w.put("ffn", l.ffn());
+                case MOE -> {
+                    // kept whole (MoE widths are not router axes yet)
+                }
             }
         }
         return o;

@@ -3,6 +3,7 @@ package dev.manyone.router;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.MemoryEstimate;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.MoeConfig;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
 import dev.manyone.formats.DType;
@@ -19,6 +20,7 @@ import java.nio.file.Path;
  *   Mamba2    = H + (2d + 2GN + heads)·H + (d + 2GN)·K + (d + 2GN) + 3·heads + d + H·d
  *   attention = H + 2·heads·hd·H + 2·kv·hd·H
  *   MLP       = H + 2·F·H
+ *   MoE       = H + E·H + E + E·2·I·Hm + 2·Is·H (+ 2·L·H with a latent; Hm = L or H)
  *   memory    = total · weight bytes + batch · (Σ_attention 2·kv·context·hd + Σ_Mamba ((d + 2GN)·(K − 1) + d·N)) · state bytes
  * </pre>
  */
@@ -54,6 +56,13 @@ final class CostModel {
                 }
                 case ATTENTION -> total += 2L * l.attentionHeads() * hd * h + 2 * kv * hd * h;
                 case MLP -> total += 2L * l.ffn() * h;
+                case MOE -> {
+                    MoeConfig moe = parent.moe().orElseThrow();
+                    long e = l.experts();
+                    long hm = moe.hasLatent() ? moe.latentSize() : h;
+                    total += e * h + e + e * 2L * l.moeFfn() * hm + 2L * l.sharedFfn() * h
+                            + (moe.hasLatent() ? 2L * hm * h : 0);
+                }
             }
         }
         return total;
@@ -71,7 +80,7 @@ final class CostModel {
                     long d = l.dInner();
                     mamba += batch * ((d + gn2) * (parent.convKernel() - 1) + d * parent.ssmState()) * state;
                 }
-                case MLP -> {
+                case MLP, MOE -> {
                 }
             }
         }

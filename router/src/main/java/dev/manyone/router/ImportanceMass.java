@@ -57,6 +57,9 @@ final class ImportanceMass {
                         * width(Axis.MAMBA_HEAD_DIM, l.index(), l.mambaHeadDim());
                 case ATTENTION -> m *= width(Axis.ATTENTION_HEADS, l.index(), l.attentionHeads());
                 case MLP -> m *= width(Axis.FFN, l.index(), l.ffn());
+                case MOE -> {
+                    // MoE widths are not elastic axes of the router yet: always full
+                }
             }
             sum += m;
         }

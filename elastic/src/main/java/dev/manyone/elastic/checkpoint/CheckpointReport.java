@@ -3,6 +3,7 @@ package dev.manyone.elastic.checkpoint;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.MemoryEstimate;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.ParamCount;
 import dev.manyone.formats.DType;
 import dev.manyone.formats.TensorInfo;
@@ -22,6 +23,9 @@ import java.util.TreeMap;
  * What {@code manyone inspect} shows: the architecture, a per-layer table, exact parameter counts (from the config
  * and from the tensors actually stored), dtypes, bytes on disk, a memory estimate and the validation result.
  *
+ * @param unusedTensors tensors the checkpoint carries that manyone reads past (the {@code mtp.*} multi-token
+ *                      prediction head); children and exports drop them
+ * @param configOnly    true when only a config.json was inspected: no tensors were read or checked
  * @param problems one line per problem found when checking the tensors against the config; empty when valid
  */
 public record CheckpointReport(
@@ -39,7 +43,9 @@ public record CheckpointReport(
         long context,
         MemoryEstimate memory,
         List<String> sideFiles,
-        List<String> problems) {
+        List<String> unusedTensors,
+        List<String> problems,
+        boolean configOnly) {
 
     /** One row of the per-layer table. */
     public record Layer(LayerSpec spec, String widths, long params) {
@@ -70,7 +76,24 @@ public record CheckpointReport(
         return new CheckpointReport(checkpoint.dir(), checkpoint.config().hybridOverridePattern(), model.hidden(),
                 model.vocab(), List.copyOf(layers), params, stored, Map.copyOf(dtypes), bytesOnDisk(checkpoint, files),
                 checkpoint.tensors().tensors().size(), batch, context,
-                model.memory(weightDtype, batch, context, DType.F32), side, List.copyOf(problems));
+                model.memory(weightDtype, batch, context, DType.F32), side,
+                model.unusedTensors(checkpoint.tensors()), List.copyOf(problems), false);
+    }
+
+    /**
+     * The report of a config.json alone (no weights): the architecture, exact parameter counts and the memory
+     * estimate at BF16 weights, with nothing stored to check.
+     */
+    public static CheckpointReport ofConfig(Path configFile, NemotronHConfig config, int batch, long context) {
+        ModelDescription model = ModelDescription.of(config);
+        ParamCount params = model.params();
+        List<Layer> layers = new ArrayList<>();
+        for (LayerSpec l : model.layers()) {
+            layers.add(new Layer(l, widths(l, model), params.perLayer().get(l.index())));
+        }
+        return new CheckpointReport(configFile, config.hybridOverridePattern(), model.hidden(), model.vocab(),
+                List.copyOf(layers), params, 0, Map.of(), 0, 0, batch, context,
+                model.memory(DType.BF16, batch, context, DType.F32), List.of(), List.of(), List.of(), true);
     }
 
     private static String widths(LayerSpec l, ModelDescription model) {
@@ -79,6 +102,12 @@ public record CheckpointReport(
                     + model.ssmState() + ")";
             case ATTENTION -> l.attentionHeads() + " q / " + model.kvHeads() + " kv heads x " + model.headDim();
             case MLP -> "ffn " + l.ffn();
+            case MOE -> {
+                var moe = model.moe().orElseThrow();
+                yield l.experts() + " experts x " + l.moeFfn() + " (top-" + moe.expertsPerToken()
+                        + (moe.routerGroups() > 1 ? ", " + moe.topkGroup() + " of " + moe.routerGroups() + " groups" : "")
+                        + "), shared " + l.sharedFfn() + (moe.hasLatent() ? ", latent " + moe.latentSize() : "");
+            }
         };
     }
 

@@ -65,7 +65,8 @@ public record DeploymentConfig(String onnxFile, int vocab, List<Integer> eosToke
                     states.add(new State(StateNames.pastRecurrent(i), StateNames.present(StateNames.pastRecurrent(i)), i,
                             "recurrent_state", List.of("batch", l.mambaHeads(), model.ssmState(), l.mambaHeadDim())));
                 }
-                case MLP -> {
+                case MLP, MOE -> {
+                    // stateless
                 }
             }
         }

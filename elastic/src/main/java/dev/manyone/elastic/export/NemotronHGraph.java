@@ -8,6 +8,7 @@ import dev.manyone.formats.onnx.Attrs;
 import dev.manyone.formats.onnx.ElemType;
 import dev.manyone.formats.onnx.GraphBuilder;
 import dev.manyone.formats.onnx.OpSchemas;
+import dev.manyone.formats.onnx.TensorData;
 
 import java.util.List;
 
@@ -22,7 +23,8 @@ import java.util.List;
  * The residual stream is kept 2-D, {@code [T = batch·seq, hidden]}, so every linear layer is one
  * {@code Gemm(x, W, transB=1)} on the Hugging Face {@code [out, in]} weight as stored: no transposed copies.
  * Mixers: {@link MambaMixer} (two implementations), GQA attention without position embedding
- * ({@code Attention}, opset 23, is_causal, bottom-right aligned with the past), and the relu² MLP.
+ * ({@code Attention}, opset 23, is_causal, bottom-right aligned with the past), the relu² MLP and the
+ * mixture of relu² experts ({@link MoeMixer}, sparse dispatch).
  */
 public final class NemotronHGraph {
     /** ai.onnx opset: 23 has RMSNormalization and Attention; ONNX Runtime 1.29 supports up to 26. */
@@ -110,6 +112,7 @@ public final class NemotronHGraph {
             case MAMBA -> new MambaMixer(this, layer, options.mamba()).build(normed);
             case ATTENTION -> attention(layer, normed);
             case MLP -> mlp(layer, normed);
+            case MOE -> new MoeMixer(this, layer).build(normed);
         };
         String out = g.op("Add", Attrs.none(), x, mixed);
         probe(Probes.hidden(i), out, h);
@@ -203,6 +206,25 @@ public final class NemotronHGraph {
         boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
         String w = g.initializer(name, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, weights.tensor(name, fp16));
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
+    }
+
+    /**
+     * One initializer holding several same-shaped weights stacked along a new first axis ({@code dims} = [n, …]),
+     * cast to fp32 like {@link #weight}.
+     */
+    String stackedWeight(String hint, String[] names, long... dims) {
+        boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
+        List<TensorData> parts = new java.util.ArrayList<>();
+        for (String n : names) {
+            parts.add(weights.tensor(n, fp16));
+        }
+        String w = g.initializer(hint, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, TensorData.concat(parts));
+        return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
+    }
+
+    /** A weight initializer kept in fp32 whatever the export dtype (the MoE router and its correction bias). */
+    String weightF32(String name, long... dims) {
+        return g.initializer(name, ElemType.FLOAT, dims, weights.tensor(name, false));
     }
 
     /** x [T, in] · W[out, in]ᵀ → [T, out]. */

@@ -3,8 +3,10 @@ package dev.manyone.elastic.generate;
 import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.TensorNames;
 import dev.manyone.formats.AtomicDirectory;
 import dev.manyone.formats.CheckpointWriter;
+
 import dev.manyone.formats.DType;
 import dev.manyone.formats.Precision;
 import dev.manyone.formats.Progress;
@@ -58,7 +60,8 @@ public final class ModelGenerator {
         List<TensorSpec> plan = new ArrayList<>();
         long total = 0;
         for (ExpectedTensor t : tensors) {
-            TensorSpec spec = new TensorSpec(t.name(), DType.BF16, t.shape());
+            TensorSpec spec = new TensorSpec(t.name(), TensorNames.alwaysF32(t.name()) ? DType.F32 : DType.BF16,
+                    t.shape());
             plan.add(spec);
             total += spec.byteSize();
         }
@@ -101,7 +104,8 @@ public final class ModelGenerator {
             long from = first;
             int count = (int) Math.min(CHUNK_ELEMENTS, elements - first);
             long chunkSeed = mix(tensorSeed + from / CHUNK_ELEMENTS);
-            inFlight.add(pool.submit(() -> chunk(init, chunkSeed, from, count)));
+            boolean f32 = TensorNames.alwaysF32(t.name());
+            inFlight.add(pool.submit(() -> chunk(init, chunkSeed, from, count, f32)));
             if (inFlight.size() > threads + 1) {
                 drainOne(writer, t.name(), inFlight, progress);
             }
@@ -127,13 +131,17 @@ public final class ModelGenerator {
         progress.advance(n);
     }
 
-    /** BF16 bytes of elements [first, first + count). */
-    private static ByteBuffer chunk(WeightInit init, long chunkSeed, long first, int count) {
+    /** BF16 (or, for the tensors kept in F32, F32) bytes of elements [first, first + count). */
+    private static ByteBuffer chunk(WeightInit init, long chunkSeed, long first, int count, boolean f32) {
         float[] values = new float[count];
         init.fill(new SplittableRandom(chunkSeed), first, values, count);
-        ByteBuffer out = ByteBuffer.allocate(count * 2).order(ByteOrder.LITTLE_ENDIAN);
+        ByteBuffer out = ByteBuffer.allocate(count * (f32 ? 4 : 2)).order(ByteOrder.LITTLE_ENDIAN);
         for (float v : values) {
-            out.putShort(Precision.floatToBf16(v));
+            if (f32) {
+                out.putFloat(v);
+            } else {
+                out.putShort(Precision.floatToBf16(v));
+            }
         }
         return out.flip();
     }

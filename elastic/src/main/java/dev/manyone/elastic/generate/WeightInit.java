@@ -13,7 +13,10 @@ import java.util.SplittableRandom;
  *   <li>embeddings: N(0, 0.02²); linear layers: N(0, 1/fan_in); out_proj, o_proj and down_proj further divided by
  *       √(layers); lm_head multiplied by 2; the dt rows of in_proj by 0.1;</li>
  *   <li>every norm weight: 1 + N(0, 0.1²); conv1d.weight: N(0, 1/K); conv1d.bias: N(0, 0.1²);</li>
- *   <li>A_log = log U[1, 16]; D = U[0.5, 1.5]; dt_bias = softplus⁻¹(d) with d log-uniform in [2e-3, 0.1].</li>
+ *   <li>A_log = log U[1, 16]; D = U[0.5, 1.5]; dt_bias = softplus⁻¹(d) with d log-uniform in [2e-3, 0.1];</li>
+ *   <li>MoE ("How the MoE data was generated"): router, experts, shared expert and latent projections are linear
+ *       layers; every down_proj is divided by √(layers), except that with a latent fc2_latent_proj is divided
+ *       instead of the experts' down_proj; e_score_correction_bias = 1 + N(0, 0.1²), kept in F32.</li>
  * </ul>
  * The values are a pure function of (seed, tensor name, element index range), so chunks can be drawn in parallel
  * and the output is the same whatever the thread count.
@@ -32,7 +35,7 @@ record WeightInit(Kind kind, double scale, long rowLength, long scaledRowsFrom, 
         if (name.equals(TensorNames.LM_HEAD)) {
             return normal(2 / Math.sqrt(shape[1]));
         }
-        if (name.endsWith("norm.weight") || name.equals(TensorNames.NORM_F)) {
+        if (name.endsWith("norm.weight") || name.equals(TensorNames.NORM_F) || TensorNames.alwaysF32(name)) {
             return new WeightInit(Kind.ONE_PLUS_NORMAL, 0.1, 1, Long.MAX_VALUE, 1);
         }
         if (name.endsWith("conv1d.weight")) {
@@ -52,7 +55,11 @@ record WeightInit(Kind kind, double scale, long rowLength, long scaledRowsFrom, 
         }
         if (shape.length == 2) {
             double std = 1 / Math.sqrt(shape[1]);
-            if (name.endsWith("out_proj.weight") || name.endsWith("o_proj.weight") || name.endsWith("down_proj.weight")) {
+            boolean latent = model.moe().map(m -> m.hasLatent()).orElse(false);
+            boolean expertDown = name.contains(".mixer.experts.") && name.endsWith("down_proj.weight");
+            if (name.endsWith("out_proj.weight") || name.endsWith("o_proj.weight")
+                    || (name.endsWith("down_proj.weight") && !(latent && expertDown))
+                    || name.endsWith("fc2_latent_proj.weight")) {
                 std /= Math.sqrt(layers);
             }
             if (name.endsWith("in_proj.weight")) {

@@ -1,6 +1,9 @@
 package dev.manyone.elastic.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.ParamCount;
 import dev.manyone.elastic.export.DeploymentConfig;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.JsonFiles;
@@ -274,6 +277,30 @@ public final class Bench {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /**
+     * Bytes a batch-1 decode step reads: {@link #weightBytes} less the routed experts a token is not routed to
+     * (for an MoE model, E − k experts per MoE layer, at the export's bytes per weight); equal to weightBytes for a
+     * dense model. The MoE graph slices each expert's rows by the tokens routed to it, so an unchosen expert's
+     * weights are not read (docs/moe.md).
+     */
+    public static long decodeWeightBytes(Path dir) {
+        long all = weightBytes(dir);
+        Path config = dir.resolve("config.json");
+        if (!Files.isRegularFile(config)) {
+            return all;
+        }
+        ParamCount p = ModelDescription.of(NemotronHConfig.read(config)).params();
+        long inactive = p.total() - p.active();
+        if (inactive == 0) {
+            return all;
+        }
+        int bytesPerWeight = switch (DeploymentConfig.read(dir).weights()) {
+            case "fp16" -> 2;
+            default -> 4;
+        };
+        return Math.max(1, all - Math.multiplyExact(inactive, bytesPerWeight));
     }
 
     /** {@code model.context_length} of the export's genai_config.json. */

@@ -193,6 +193,7 @@ public record ChildSpec(Integer hidden, List<Integer> layers, Map<Integer, Width
                 yield LayerSpec.attention(p.index(), heads);
             }
             case MLP -> LayerSpec.mlp(p.index(), atMost(w.ffn(), p.ffn(), where + ".ffn'", file));
+            case MOE -> p;
         };
     }
 

@@ -20,8 +20,22 @@ import java.util.TreeMap;
  */
 public record Rankings(int[] hidden, int[] layers, Map<Integer, Layer> perLayer, boolean identity) {
 
-    /** One layer's rankings; the arrays of other kinds are null. */
-    public record Layer(int[] mambaHeads, int[] mambaHeadChannels, int[] attentionHeads, int[] ffn) {
+    /**
+     * One layer's rankings; the arrays of other kinds are null. An MoE layer has {@code experts} (a permutation of
+     * E), {@code expertFfn} (E permutations of I, indexed by the original expert id) and {@code sharedFfn}.
+     */
+    public record Layer(int[] mambaHeads, int[] mambaHeadChannels, int[] attentionHeads, int[] ffn,
+                        int[] experts, int[][] expertFfn, int[] sharedFfn) {
+
+        /** A dense layer's rankings. */
+        public Layer(int[] mambaHeads, int[] mambaHeadChannels, int[] attentionHeads, int[] ffn) {
+            this(mambaHeads, mambaHeadChannels, attentionHeads, ffn, null, null, null);
+        }
+
+        /** An MoE layer's rankings. */
+        static Layer moe(int[] experts, int[][] expertFfn, int[] sharedFfn) {
+            return new Layer(null, null, null, null, experts, expertFfn, sharedFfn);
+        }
     }
 
     /** Identity order on every axis (used when no rankings are given; the caller warns). */
@@ -38,7 +52,16 @@ public record Rankings(int[] hidden, int[] layers, Map<Integer, Layer> perLayer,
             case MAMBA -> new Layer(iota(l.mambaHeads()), iota(l.mambaHeadDim()), null, null);
             case ATTENTION -> new Layer(null, null, iota(l.attentionHeads()), null);
             case MLP -> new Layer(null, null, null, iota(l.ffn()));
+            case MOE -> Layer.moe(iota(l.experts()), identityExperts(l), iota(l.sharedFfn()));
         };
+    }
+
+    private static int[][] identityExperts(LayerSpec l) {
+        int[][] out = new int[l.experts()][];
+        for (int j = 0; j < out.length; j++) {
+            out[j] = iota(l.moeFfn());
+        }
+        return out;
     }
 
     /**
@@ -87,6 +110,7 @@ public record Rankings(int[] hidden, int[] layers, Map<Integer, Layer> perLayer,
             case MAMBA -> Set.of("mamba_heads", "mamba_head_channels");
             case ATTENTION -> Set.of("attention_heads");
             case MLP -> Set.of("ffn");
+            case MOE -> Set.of("experts", "expert_ffn", "shared_ffn");
         };
         for (Iterator<String> it = node.fieldNames(); it.hasNext(); ) {
             String f = it.next();
@@ -101,7 +125,27 @@ public record Rankings(int[] hidden, int[] layers, Map<Integer, Layer> perLayer,
                     opt(node, "mamba_head_channels", l.mambaHeadDim(), where, file), null, null);
             case ATTENTION -> new Layer(null, null, opt(node, "attention_heads", l.attentionHeads(), where, file), null);
             case MLP -> new Layer(null, null, null, opt(node, "ffn", l.ffn(), where, file));
+            case MOE -> Layer.moe(opt(node, "experts", l.experts(), where, file), expertFfn(node, l, where, file),
+                    opt(node, "shared_ffn", l.sharedFfn(), where, file));
         };
+    }
+
+    /** {@code expert_ffn}: one permutation of I per expert, indexed by the original expert id. */
+    private static int[][] expertFfn(JsonNode node, LayerSpec l, String where, Path file) {
+        JsonNode a = node.get("expert_ffn");
+        if (a == null) {
+            return identityExperts(l);
+        }
+        if (!a.isArray() || a.size() != l.experts()) {
+            throw new FormatException(file, "'" + where + ".expert_ffn': expected " + l.experts()
+                    + " permutations (one per expert, by original id), found "
+                    + (a.isArray() ? a.size() + " entries" : a.getNodeType().toString().toLowerCase()));
+        }
+        int[][] out = new int[l.experts()][];
+        for (int j = 0; j < out.length; j++) {
+            out[j] = permutation(a.get(j), l.moeFfn(), where + ".expert_ffn[" + j + "]", file);
+        }
+        return out;
     }
 
     private static int[] opt(JsonNode node, String field, int size, String where, Path file) {

@@ -24,7 +24,9 @@ class GoldenParityTest {
 
     @ParameterizedTest
     @CsvSource({"tiny-hybrid,CONTRIB,STANDARD", "tiny-hybrid,PORTABLE,STANDARD", "tiny-hybrid,CONTRIB,GQA",
-        "trained-hybrid,CONTRIB,STANDARD", "trained-hybrid,PORTABLE,STANDARD", "trained-hybrid,PORTABLE,GQA"})
+        "trained-hybrid,CONTRIB,STANDARD", "trained-hybrid,PORTABLE,STANDARD", "trained-hybrid,PORTABLE,GQA",
+        "tiny-moe,CONTRIB,STANDARD", "tiny-moe,PORTABLE,STANDARD", "tiny-latent-moe,CONTRIB,STANDARD",
+        "tiny-latent-moe,PORTABLE,GQA"})
     void fp32MatchesGolden(String model, ExportOptions.Mamba mamba, ExportOptions.Attention attention, @TempDir Path tmp)
             throws Exception {
         Path dir = GoldenLogits.golden().resolve(model);

@@ -157,6 +157,9 @@ public final class OpSchemas {
         onnx("Equal", 17, 26, "A B", "C", "");
         onnx("Less", 17, 26, "A B", "C", "");
         onnx("Greater", 17, 26, "A B", "C", "");
+        onnx("GreaterOrEqual", 17, 26, "A B", "C", "");
+        onnx("ReduceMin", 17, 17, "data", "reduced", "axes:INTS, keepdims:INT");
+        onnx("ReduceMin", 18, 26, "data axes?", "reduced", "keepdims:INT, noop_with_empty_axes:INT");
         onnx("Max", 17, 26, "data_0+", "max", "");
         onnx("Min", 17, 26, "data_0+", "min", "");
         onnx("Clip", 17, 26, "input min? max?", "output", "");

@@ -46,6 +46,29 @@ public interface TensorData {
         };
     }
 
+    /** The parts' bytes one after the other (for weights stacked along a new first axis). */
+    static TensorData concat(java.util.List<TensorData> parts) {
+        java.util.List<TensorData> copy = java.util.List.copyOf(parts);
+        long total = 0;
+        for (TensorData p : copy) {
+            total = Math.addExact(total, p.byteSize());
+        }
+        long size = total;
+        return new TensorData() {
+            @Override
+            public long byteSize() {
+                return size;
+            }
+
+            @Override
+            public void writeTo(WritableByteChannel out) throws IOException {
+                for (TensorData p : copy) {
+                    p.writeTo(out);
+                }
+            }
+        };
+    }
+
     /** Float32 values (copied), little-endian. */
     static TensorData ofFloats(float... values) {
         ByteBuffer b = ByteBuffer.allocate(Math.multiplyExact(values.length, 4)).order(ByteOrder.LITTLE_ENDIAN);

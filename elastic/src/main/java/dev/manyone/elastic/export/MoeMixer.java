@@ -1,0 +1,225 @@
+package dev.manyone.elastic.export;
+
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.MoeConfig;
+import dev.manyone.elastic.TensorNames;
+import dev.manyone.formats.onnx.Attrs;
+import dev.manyone.formats.onnx.ElemType;
+import dev.manyone.formats.onnx.GraphBuilder;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * The mixture-of-experts mixer of one {@code E} layer (golden README, "MoE layers (Nemotron 3)"; E experts of I
+ * neurons, k chosen per token, Hm = latent L or hidden H):
+ * <ol>
+ *   <li>router, always in fp32 (the correction bias stays F32 in every export dtype; rounded to 16 bits it flips
+ *       choices): {@code s = sigmoid(h·gateᵀ)}, {@code sel = s + e_score_correction_bias};</li>
+ *   <li>with {@code n_group} > 1 a group scores the sum of its two largest sel; only the {@code topk_group} best
+ *       groups stay eligible (the others get sel = −inf);</li>
+ *   <li>the k largest sel choose; the weights are the unbiased s, renormalised by (Σ + 1e-20) with
+ *       {@code norm_topk_prob}, times {@code routed_scaling_factor};</li>
+ *   <li>{@code routed = Σ w_j · down_j(relu(up_j(z))²)} with z = fc1_latent(h) or h, then fc2_latent;</li>
+ *   <li>{@code moe(h) = routed + shared_down(relu(shared_up(h))²)}.</li>
+ * </ol>
+ * <b>Sparse dispatch.</b> The T·k (token, expert) assignments are sorted by expert id (one {@code TopK}); the
+ * tokens' inputs are gathered in that order, and expert e computes on its own contiguous slice of rows (start and
+ * end counted once for all experts). An expert no token chose gets a 0-row slice: its {@code Gemm}s do no work and
+ * do not read its weights. A decode step therefore reads the k chosen experts' weights, and prefill computes each
+ * token on its k experts only. The weighted expert outputs are summed back into their tokens by one
+ * {@code ScatterND} (reduction add), in ascending expert id for every token. docs/moe.md compares this with the
+ * alternatives that were measured; they can still be exported, for measurement only, with the system property
+ * {@code -Dmanyone.moe.dispatch=dense|gather} ({@link Dispatch}).
+ */
+final class MoeMixer {
+
+    /** How the routed experts are evaluated. Only SORTED is sparse in both decode and prefill. */
+    enum Dispatch {
+        /** Assignments sorted by expert, one row slice per expert (the default). */
+        SORTED,
+        /** Every expert on every token, mixed with a weight that is 0 for unchosen experts (reads all weights). */
+        DENSE,
+        /** The chosen experts' weights gathered from stacked [E, …] initializers per assignment (copies them). */
+        GATHER;
+
+        static Dispatch current() {
+            String p = System.getProperty("manyone.moe.dispatch", "sorted");
+            return valueOf(p.toUpperCase(java.util.Locale.ROOT));
+        }
+    }
+
+    private final NemotronHGraph graph;
+    private final GraphBuilder g;
+    private final LayerSpec layer;
+    private final MoeConfig moe;
+    private final int i;
+    private final int h;
+    private final int hm;
+
+    MoeMixer(NemotronHGraph graph, LayerSpec layer) {
+        ModelDescription m = graph.model();
+        this.graph = graph;
+        this.g = graph.g;
+        this.layer = layer;
+        this.moe = m.moe().orElseThrow(() -> new IllegalStateException("layer " + layer.index()
+                + " is an MoE layer in a model without MoE settings"));
+        this.i = layer.index();
+        this.h = m.hidden();
+        this.hm = moe.expertWidth(h);
+    }
+
+    /** u: the normed residual stream [T, H] → the mixer output [T, H]. */
+    String build(String u) {
+        int e = layer.experts();
+        int k = moe.expertsPerToken();
+        // ---- router (fp32) ----
+        String logits = graph.linear(u, graph.weightF32(TensorNames.gate(i), e, h));        // [T, E]
+        String s = g.op("Sigmoid", Attrs.none(), logits);                                    // [T, E]
+        String sel = g.op("Add", Attrs.none(), s, graph.weightF32(TensorNames.correctionBias(i), e)); // [T, E]
+        if (moe.routerGroups() > 1) {
+            sel = limitGroups(sel, e);
+        }
+        List<String> top = g.ops("TopK", 2, Attrs.none().i("axis", -1).i("largest", 1).i("sorted", 1), sel,
+                g.constantInt64("k", k));
+        String idx = top.get(1);                                                             // [T, k] int64
+        String w = g.op("GatherElements", Attrs.none().i("axis", 1), s, idx);               // [T, k]
+        if (moe.normTopkProb()) {
+            String sum = g.op("ReduceSum", Attrs.none().i("keepdims", 1), w, g.constantInt64("axes", -1));
+            w = g.op("Div", Attrs.none(), w,
+                    g.op("Add", Attrs.none(), sum, g.scalarFloat("eps", (float) MoeConfig.NORM_EPSILON)));
+        }
+        w = g.op("Mul", Attrs.none(), w, g.scalarFloat("scale", (float) moe.routedScalingFactor()));
+
+        // ---- routed experts, dispatched sparsely ----
+        String z = moe.hasLatent()
+                ? graph.linear(u, graph.weight(TensorNames.latentIn(i), hm, h))              // [T, L]
+                : u;
+        String routed = switch (Dispatch.current()) {                                       // [T, Hm]
+            case SORTED -> dispatch(z, idx, w, e, k);
+            case DENSE -> denseDispatch(z, idx, w, e);
+            case GATHER -> gatherDispatch(z, idx, w, e, k);
+        };
+        if (moe.hasLatent()) {
+            routed = graph.linear(routed, graph.weight(TensorNames.latentOut(i), h, hm));    // [T, H]
+        }
+        // ---- shared expert, on every token ----
+        String shared = relu2Mlp(u, TensorNames.sharedUp(i), TensorNames.sharedDown(i), layer.sharedFfn(), h);
+        return g.op("Add", Attrs.none(), routed, shared);
+    }
+
+    /** sel [T, E] with every expert outside the topk_group best groups set to −inf. */
+    private String limitGroups(String sel, int e) {
+        int groups = moe.routerGroups();
+        int per = e / groups;
+        String sel3 = graph.reshape(sel, -1, groups, per);                                  // [T, G, E/G]
+        String best2 = g.ops("TopK", 2, Attrs.none().i("axis", -1).i("largest", 1).i("sorted", 1), sel3,
+                g.constantInt64("k", 2)).get(0);                                             // [T, G, 2]
+        String score = g.op("ReduceSum", Attrs.none().i("keepdims", 0), best2, g.constantInt64("axes", -1)); // [T, G]
+        String bestGroups = g.ops("TopK", 2, Attrs.none().i("axis", -1).i("largest", 1).i("sorted", 1), score,
+                g.constantInt64("k", moe.topkGroup())).get(0);                               // [T, topk_group]
+        String threshold = g.op("ReduceMin", Attrs.none().i("keepdims", 1), bestGroups,
+                g.constantInt64("axes", -1));                                                // [T, 1]
+        String keep = g.op("GreaterOrEqual", Attrs.none(), score, threshold);              // [T, G]
+        keep = g.op("Unsqueeze", Attrs.none(), keep, g.constantInt64("axes", -1));         // [T, G, 1]
+        String masked = g.op("Where", Attrs.none(), keep, sel3,
+                g.scalarFloat("neg_inf", Float.NEGATIVE_INFINITY));                          // [T, G, E/G]
+        return graph.reshape(masked, -1, e);                                                 // [T, E]
+    }
+
+    /**
+     * Σ over each token's k experts of w · expert(z): assignments sorted by expert id, one contiguous slice of rows
+     * per expert, weighted outputs scattered back (add) into [T, Hm].
+     */
+    private String dispatch(String z, String idx, String w, int e, int k) {
+        String flat = graph.reshape(idx, -1);                                                // [T·k] expert ids
+        String n = g.op("Shape", Attrs.none(), flat);                                        // [1] = T·k
+        List<String> sorted = g.ops("TopK", 2, Attrs.none().i("axis", 0).i("largest", 0).i("sorted", 1), flat, n);
+        String sortedExperts = sorted.get(0);                                                // [T·k] ascending
+        String order = sorted.get(1);                                                        // [T·k] positions
+        String token = g.op("Div", Attrs.none(), order, g.scalarInt64("k", k));             // [T·k] token of each row
+        String rowWeight = g.op("Gather", Attrs.none().i("axis", 0), graph.reshape(w, -1), order); // [T·k]
+        String rows = g.op("Gather", Attrs.none().i("axis", 0), z, token);                  // [T·k, Hm]
+
+        // start of expert j = #assignments with id < j; end = #assignments with id < j + 1
+        long[] ids = new long[e + 1];
+        for (int j = 0; j <= e; j++) {
+            ids[j] = j;
+        }
+        String bounds = g.op("ReduceSum", Attrs.none().i("keepdims", 0),
+                g.op("Cast", Attrs.none().i("to", ElemType.INT64.code()),
+                        g.op("Less", Attrs.none(), graph.reshape(sortedExperts, 1, -1),
+                                graph.reshape(g.constantInt64("expert_ids", ids), e + 1, 1))),
+                g.constantInt64("axes", 1));                                                 // [E + 1]
+        long[] ones = new long[e + 1];
+        Arrays.fill(ones, 1);
+        List<String> bound = g.ops("Split", e + 1, Attrs.none().i("axis", 0), bounds,
+                g.constantInt64("split", ones));                                             // E + 1 × [1]
+        List<String> outputs = new ArrayList<>(e);
+        String axis0 = g.constantInt64("axes", 0);
+        for (int j = 0; j < e; j++) {
+            String x = g.op("Slice", Attrs.none(), rows, bound.get(j), bound.get(j + 1), axis0); // [n_j, Hm]
+            outputs.add(relu2Mlp(x, TensorNames.expertUp(i, j), TensorNames.expertDown(i, j), layer.moeFfn(), hm));
+        }
+        String all = g.op("Concat", Attrs.none().i("axis", 0), outputs.toArray(String[]::new)); // [T·k, Hm]
+        String weighted = g.op("Mul", Attrs.none(), all,
+                g.op("Unsqueeze", Attrs.none(), rowWeight, g.constantInt64("axes", 1)));   // [T·k, Hm]
+        String zeros = g.op("Expand", Attrs.none(), g.scalarFloat("zero", 0f), g.op("Shape", Attrs.none(), z));
+        return g.op("ScatterND", Attrs.none().s("reduction", "add"), zeros,
+                g.op("Unsqueeze", Attrs.none(), token, g.constantInt64("axes", 1)), weighted); // [T, Hm]
+    }
+
+    /** Measurement baseline: Σ_j weight_j(token) · expert_j(z) over all E experts, weight 0 where unchosen. */
+    private String denseDispatch(String z, String idx, String w, int e) {
+        String sum = null;
+        String zero = g.scalarFloat("zero", 0f);
+        for (int j = 0; j < e; j++) {
+            String chosen = g.op("Equal", Attrs.none(), idx, g.scalarInt64("expert", j));         // [T, k]
+            String wj = g.op("ReduceSum", Attrs.none().i("keepdims", 1),
+                    g.op("Where", Attrs.none(), chosen, w, zero), g.constantInt64("axes", 1));  // [T, 1]
+            String y = g.op("Mul", Attrs.none(),
+                    relu2Mlp(z, TensorNames.expertUp(i, j), TensorNames.expertDown(i, j), layer.moeFfn(), hm), wj);
+            sum = sum == null ? y : g.op("Add", Attrs.none(), sum, y);
+        }
+        return sum;                                                                           // [T, Hm]
+    }
+
+    /**
+     * Measurement alternative: the chosen experts' weights gathered per (token, expert) assignment from stacked
+     * initializers up [E, I, Hm] and down [E, Hm, I], then batched matrix-vector products.
+     */
+    private String gatherDispatch(String z, String idx, String w, int e, int k) {
+        int f = layer.moeFfn();
+        String[] ups = new String[e];
+        String[] downs = new String[e];
+        for (int j = 0; j < e; j++) {
+            ups[j] = TensorNames.expertUp(i, j);
+            downs[j] = TensorNames.expertDown(i, j);
+        }
+        String upAll = graph.stackedWeight("experts_up" + i, ups, e, f, hm);                 // [E, I, Hm]
+        String downAll = graph.stackedWeight("experts_down" + i, downs, e, hm, f);           // [E, Hm, I]
+        String flat = graph.reshape(idx, -1);                                                // [T·k]
+        String token = g.op("Div", Attrs.none(), g.op("Range", Attrs.none(), g.scalarInt64("zero", 0),
+                g.op("Squeeze", Attrs.none(), g.op("Shape", Attrs.none(), flat), g.constantInt64("axes", 0)),
+                g.scalarInt64("one", 1)), g.scalarInt64("k", k));                            // [T·k]
+        String x = g.op("Unsqueeze", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), z, token),
+                g.constantInt64("axes", 2));                                                 // [T·k, Hm, 1]
+        String up = g.op("MatMul", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), upAll, flat), x); // [T·k, I, 1]
+        String r = g.op("Relu", Attrs.none(), up);
+        String y = g.op("MatMul", Attrs.none(), g.op("Gather", Attrs.none().i("axis", 0), downAll, flat),
+                g.op("Mul", Attrs.none(), r, r));                                            // [T·k, Hm, 1]
+        String weighted = g.op("Mul", Attrs.none(), graph.reshape(y, -1, k, hm),
+                g.op("Unsqueeze", Attrs.none(), w, g.constantInt64("axes", 2)));             // [T, k, Hm]
+        return g.op("ReduceSum", Attrs.none().i("keepdims", 0), weighted, g.constantInt64("axes", 1)); // [T, Hm]
+    }
+
+    /** down(relu(up(x))²): up [f, width], down [width, f]. */
+    private String relu2Mlp(String x, String upName, String downName, int f, int width) {
+        String up = graph.linear(x, graph.weight(upName, f, width));                         // [n, f]
+        String r = g.op("Relu", Attrs.none(), up);
+        String sq = g.op("Mul", Attrs.none(), r, r);
+        return graph.linear(sq, graph.weight(downName, width, f));                           // [n, width]
+    }
+}
