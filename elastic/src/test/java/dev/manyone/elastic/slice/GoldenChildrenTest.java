@@ -39,7 +39,8 @@ class GoldenChildrenTest {
 
     @ParameterizedTest
     @CsvSource({"tiny-hybrid,6B-style", "tiny-hybrid,9B-style", "tiny-hybrid,12B-style",
-        "trained-hybrid,75pct", "trained-hybrid,50pct"})
+        "trained-hybrid,75pct", "trained-hybrid,50pct",
+        "tiny-moe,small", "tiny-moe,medium", "tiny-moe,full", "tiny-latent-moe,small", "tiny-latent-moe,full"})
     void childMatchesGolden(String model, String child, @TempDir Path tmp) throws Exception {
         Path parentDir = golden().resolve(model);
         Path rankingsFile = parentDir.resolve("rankings.json");
@@ -98,7 +99,7 @@ class GoldenChildrenTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"tiny-hybrid", "trained-hybrid"})
+    @CsvSource({"tiny-hybrid", "trained-hybrid", "tiny-moe", "tiny-latent-moe"})
     void identityChildIsTheParentBitForBit(String model, @TempDir Path tmp) throws Exception {
         Path parentDir = golden().resolve(model);
         Path out = tmp.resolve("full");
