@@ -240,7 +240,7 @@ public record ChildSpec(Integer hidden, List<Integer> layers, Map<Integer, Width
                     + "the sum of its two best), found " + e + " experts in " + groups + " groups");
         }
         int k = expertsPerToken != null ? expertsPerToken : moe.expertsPerToken();
-        String kFrom = expertsPerToken != null ? "" : " (the parent's; set '" + K_FIELD + "' to lower it)";
+        String kFrom = expertsPerToken != null ? "" : " (the parent's k; lower it with '" + K_FIELD + "' or --experts-per-token)";
         if (groups > 1) {
             int eligible = moe.topkGroup() * perGroup;
             if (k > eligible) {
