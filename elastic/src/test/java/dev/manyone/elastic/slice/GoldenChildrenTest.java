@@ -118,4 +118,54 @@ class GoldenChildrenTest {
             }
         }
     }
+
+    /**
+     * A Nemotron 3 checkpoint may carry a multi-token-prediction head ({@code mtp.*}); a child does not: the golden
+     * tiny-moe parent with an mtp tensor appended gives the golden {@code medium} child, tensor for tensor.
+     */
+    @org.junit.jupiter.api.Test
+    void parentsMtpHeadIsDropped(@TempDir Path tmp) throws Exception {
+        Path golden = golden().resolve("tiny-moe");
+        Path parentDir = Files.createDirectories(tmp.resolve("parent"));
+        Files.copy(golden.resolve("config.json"), parentDir.resolve("config.json"));
+        byte[] file = Files.readAllBytes(golden.resolve("model.safetensors"));
+        long n = ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        com.fasterxml.jackson.databind.node.ObjectNode header =
+                (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(new String(file, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8));
+        int data = file.length - 8 - (int) n;
+        header.putObject("mtp.layers.0.norm.weight").put("dtype", "BF16")
+                .<com.fasterxml.jackson.databind.node.ObjectNode>set("shape", JSON.createArrayNode().add(64))
+                .set("data_offsets", JSON.createArrayNode().add(data).add(data + 128));
+        StringBuilder text = new StringBuilder(JSON.writeValueAsString(header));
+        while ((8 + text.length()) % 8 != 0) {
+            text.append(' ');
+        }
+        byte[] h = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (var out = Files.newOutputStream(parentDir.resolve("model.safetensors"))) {
+            out.write(ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+            out.write(h);
+            out.write(file, 8 + (int) n, data);
+            out.write(new byte[128]);
+        }
+        Path rankingsFile = golden.resolve("rankings.json");
+        JsonNode expected = JSON.readTree(rankingsFile.toFile()).get("children").get("medium");
+        Path out = tmp.resolve("medium");
+        try (Checkpoint parent = Checkpoint.open(parentDir)) {
+            org.junit.jupiter.api.Assertions.assertNotNull(parent.tensors().require("mtp.layers.0.norm.weight"));
+            SlicePlan plan = SlicePlan.of(parent.model(), SpecFiles.readSpec(rankingsFile, "medium"),
+                    SpecFiles.rankingsIn(rankingsFile, parent.model()).orElseThrow(), rankingsFile);
+            Extractor.writeHuggingFace(parent, plan, out, false, Long.MAX_VALUE, Map.of(), Progress.NONE);
+        }
+        Map<String, String> hashes = new TreeMap<>();
+        try (TensorSource t = Safetensors.open(out)) {
+            for (TensorInfo info : t.tensors()) {
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                sha.update(t.bytes(info));
+                hashes.put(info.name(), HexFormat.of().formatHex(sha.digest()));
+            }
+        }
+        Map<String, String> want = new TreeMap<>();
+        expected.get("tensor_sha256").fields().forEachRemaining(e -> want.put(e.getKey(), e.getValue().asText()));
+        assertEquals(want, hashes);
+    }
 }
