@@ -71,24 +71,26 @@ class GoldenChildrenTest {
         assertTrue(Files.notExists(out.resolve("rankings.json")), "the parent's rankings do not belong in a child");
     }
 
-    @org.junit.jupiter.api.Test
-    void onePassOverTheParentWritesTheSameChildrenAsSeparatePasses(@TempDir Path tmp) throws Exception {
-        Path parentDir = golden().resolve("tiny-hybrid");
+    @ParameterizedTest
+    @CsvSource({"tiny-hybrid,6B-style,9B-style", "tiny-moe,small,medium", "tiny-latent-moe,small,full"})
+    void onePassOverTheParentWritesTheSameChildrenAsSeparatePasses(String model, String smaller, String larger,
+                                                                   @TempDir Path tmp) throws Exception {
+        Path parentDir = golden().resolve(model);
         Path rankingsFile = parentDir.resolve("rankings.json");
         java.util.List<Extractor.Target> targets = new java.util.ArrayList<>();
         try (Checkpoint parent = Checkpoint.open(parentDir)) {
             Rankings rankings = SpecFiles.rankingsIn(rankingsFile, parent.model()).orElseThrow();
-            for (String child : new String[] {"6B-style", "9B-style"}) {
+            for (String child : new String[] {smaller, larger}) {
                 SlicePlan plan = SlicePlan.of(parent.model(), SpecFiles.readSpec(rankingsFile, child), rankings, rankingsFile);
                 Extractor.writeHuggingFace(parent, plan, tmp.resolve("alone-" + child), false, 100_000, Map.of(), Progress.NONE);
                 targets.add(new Extractor.Target(plan, tmp.resolve("together-" + child), Map.of()));
             }
             Extractor.Result r = Extractor.writeHuggingFace(parent, targets, false, 100_000, Progress.NONE);
-            // the 9B-style child keeps a superset of every tensor the 6B-style child reads: the pass reads each
+            // the larger child keeps a superset of every tensor the 6B-style child reads: the pass reads each
             // parent tensor once, as much of it as the larger child needs, not once per child
             assertTrue(r.bytesRead() <= Files.size(parentDir.resolve("model.safetensors")), "read " + r.bytesRead());
         }
-        for (String child : new String[] {"6B-style", "9B-style"}) {
+        for (String child : new String[] {smaller, larger}) {
             try (var files = Files.list(tmp.resolve("alone-" + child))) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(tmp.resolve("together-" + child).resolve(f.getFileName())),
