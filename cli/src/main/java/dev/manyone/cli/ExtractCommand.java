@@ -53,12 +53,14 @@ import java.util.concurrent.Callable;
             "  manyone extract parent --params 7.5B -o child               (any target; not router-trained)",
             "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
             "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child",
-            "  manyone extract moe-parent --experts 64 --moe-ffn 1344 --shared-ffn 2688 --experts-per-token 4 -o child",
+            "  manyone extract moe-parent --experts 64 --moe-ffn 1344 --shared-ffn 2688",
+            "      --experts-per-token 4 -o child",
             "",
-            "MoE layers (pattern letter E): --experts keeps the top-ranked routed experts of every MoE layer (per",
-            "router group), --moe-ffn the neurons of each kept expert, --shared-ffn those of the shared expert, and",
-            "--experts-per-token sets the child's k. The router's gate rows and correction bias follow the kept",
-            "experts; a latent (moe_latent_size) is not elastic."})
+            "MoE layers (pattern letter E): --experts keeps the top-ranked routed experts",
+            "of every MoE layer (per router group), --moe-ffn the neurons of each kept",
+            "expert, --shared-ffn those of the shared expert; --experts-per-token sets the",
+            "child's k. The router's gate rows and correction bias follow the kept experts;",
+            "the latent width (moe_latent_size) is not elastic."})
 final class ExtractCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PARENT", description = "Parent checkpoint directory.")
     Path parent;
@@ -115,9 +117,9 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--ffn", paramLabel = "N", description = "FFN neurons per MLP layer.")
     Integer ffn;
 
-    @Option(names = "--experts", paramLabel = "N", description = {"Routed experts kept per MoE layer: the top N by the layer's",
-            "ranking, per router group when n_group > 1 (a multiple of n_group, at least 2 per group), renumbered",
-            "0..N-1 in ascending original id. Must leave at least k experts to choose from (see --experts-per-token)."})
+    @Option(names = "--experts", paramLabel = "N", description = "Routed experts kept per MoE layer: the top N by the layer's "
+            + "ranking, N/n_group from each router group (at least 2 per group), renumbered 0..N-1 in ascending original "
+            + "id. Must leave k experts to choose from (see --experts-per-token).")
     Integer experts;
 
     @Option(names = "--moe-ffn", paramLabel = "N", description = "Neurons kept by every kept expert of every MoE layer (each by its own ranking).")
@@ -126,9 +128,8 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--shared-ffn", paramLabel = "N", description = "Neurons kept by the shared expert of every MoE layer.")
     Integer sharedFfn;
 
-    @Option(names = "--experts-per-token", paramLabel = "K", description = {"The child's top-k (num_experts_per_tok; default the parent's).",
-            "Fewer experts per token is faster; k may not exceed the experts a layer keeps (with router groups,",
-            "topk_group x experts/n_group)."})
+    @Option(names = "--experts-per-token", paramLabel = "K", description = "The child's top-k, num_experts_per_tok (default: "
+            + "the parent's). At most the experts a layer keeps; with router groups at most topk_group x experts/n_group.")
     Integer expertsPerToken;
 
     @Option(names = "--drop-layers", split = ",", paramLabel = "I,J", description = "Parent layer indices to remove.")

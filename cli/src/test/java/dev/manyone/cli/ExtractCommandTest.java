@@ -185,7 +185,8 @@ class ExtractCommandTest {
         java.util.Map<String, String> want = new java.util.TreeMap<>();
         golden.get("tensor_sha256").fields().forEachRemaining(e -> want.put(e.getKey(), e.getValue().asText()));
         assertEquals(want, hashes);
-        assertTrue(Files.exists(out.resolve("onnx/model.onnx")));
+        CliRun gen = CliRun.of("run", out.resolve("onnx").toString(), "--prompt-ids", "5,6,7", "--max-new-tokens", "4");
+        assertEquals(0, gen.code(), gen.toString());
     }
 
     @Test
