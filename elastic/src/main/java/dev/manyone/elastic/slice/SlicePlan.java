@@ -44,7 +44,7 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         boolean allHidden = h == parent.hidden();
         int[] hCols = allHidden ? null : hidden;
 
-        NemotronHConfig childConfig = parent.config().withLayers(h, kept, spec.expertsPerToken() == null ? 0 : spec.expertsPerToken());
+        NemotronHConfig childConfig = parent.config().withLayers(h, kept, spec.childExpertsPerToken(parent));
         List<TensorSlice> out = new ArrayList<>();
         out.add(new TensorSlice(TensorNames.EMBEDDINGS, TensorNames.EMBEDDINGS, shape(parent.vocab(), h), null, hCols));
         for (int j = 0; j < kept.size(); j++) {
