@@ -52,7 +52,15 @@ import java.util.concurrent.Callable;
             "  manyone extract parent --budget 6B,9B -o children          (trained budgets, one pass)",
             "  manyone extract parent --params 7.5B -o child               (any target; not router-trained)",
             "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
-            "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child"})
+            "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child",
+            "  manyone extract moe-parent --experts 64 --moe-ffn 1344 --shared-ffn 2688",
+            "      --experts-per-token 4 -o child",
+            "",
+            "MoE layers (pattern letter E): --experts keeps the top-ranked routed experts",
+            "of every MoE layer (per router group), --moe-ffn the neurons of each kept",
+            "expert, --shared-ffn those of the shared expert; --experts-per-token sets the",
+            "child's k. The router's gate rows and correction bias follow the kept experts;",
+            "the latent width (moe_latent_size) is not elastic."})
 final class ExtractCommand implements Callable<Integer> {
     @Parameters(paramLabel = "PARENT", description = "Parent checkpoint directory.")
     Path parent;
@@ -108,6 +116,21 @@ final class ExtractCommand implements Callable<Integer> {
 
     @Option(names = "--ffn", paramLabel = "N", description = "FFN neurons per MLP layer.")
     Integer ffn;
+
+    @Option(names = "--experts", paramLabel = "N", description = "Routed experts kept per MoE layer: the top N by the layer's "
+            + "ranking, N/n_group from each router group (at least 2 per group), renumbered 0..N-1 in ascending original "
+            + "id. Must leave k experts to choose from (see --experts-per-token).")
+    Integer experts;
+
+    @Option(names = "--moe-ffn", paramLabel = "N", description = "Neurons kept by every kept expert of every MoE layer (each by its own ranking).")
+    Integer moeFfn;
+
+    @Option(names = "--shared-ffn", paramLabel = "N", description = "Neurons kept by the shared expert of every MoE layer.")
+    Integer sharedFfn;
+
+    @Option(names = "--experts-per-token", paramLabel = "K", description = "The child's top-k, num_experts_per_tok (default: "
+            + "the parent's). At most the experts a layer keeps; with router groups at most topk_group x experts/n_group.")
+    Integer expertsPerToken;
 
     @Option(names = "--drop-layers", split = ",", paramLabel = "I,J", description = "Parent layer indices to remove.")
     List<Integer> dropLayers;
@@ -298,7 +321,11 @@ final class ExtractCommand implements Callable<Integer> {
 
     private boolean hasWidthFlags() {
         return hidden != null || mambaHeads != null || mambaHeadDim != null || attentionHeads != null || ffn != null
-                || dropLayers != null;
+                || dropLayers != null || hasMoeFlags();
+    }
+
+    private boolean hasMoeFlags() {
+        return experts != null || moeFfn != null || sharedFfn != null || expertsPerToken != null;
     }
 
     private ChildSpec childSpec(ModelDescription model) {
@@ -314,7 +341,12 @@ final class ExtractCommand implements Callable<Integer> {
         }
         if (!flags) {
             throw new FormatException(null, "no child given: pass --budget NAME, a target (--params, --memory, --latency-ms), "
-                    + "--spec FILE or width flags (--hidden, --mamba-heads, --mamba-head-dim, --attention-heads, --ffn, --drop-layers)");
+                    + "--spec FILE or width flags (--hidden, --mamba-heads, --mamba-head-dim, --attention-heads, --ffn, "
+                    + "--experts, --moe-ffn, --shared-ffn, --experts-per-token, --drop-layers)");
+        }
+        if (hasMoeFlags() && model.moe().isEmpty()) {
+            throw new FormatException(null, "--experts, --moe-ffn, --shared-ffn and --experts-per-token apply to MoE layers; "
+                    + "the parent has none (pattern " + model.config().hybridOverridePattern() + ")");
         }
         Set<Integer> drop = new TreeSet<>(dropLayers == null ? List.of() : dropLayers);
         List<Integer> layers = new ArrayList<>();
@@ -328,7 +360,7 @@ final class ExtractCommand implements Callable<Integer> {
                 case MAMBA -> new ChildSpec.Widths(mambaHeads, mambaHeadDim, null, null);
                 case ATTENTION -> new ChildSpec.Widths(null, null, attentionHeads, null);
                 case MLP -> new ChildSpec.Widths(null, null, null, ffn);
-                case MOE -> new ChildSpec.Widths(null, null, null, null);
+                case MOE -> ChildSpec.Widths.moe(experts, moeFfn, sharedFfn);
             };
             per.put(l.index(), w);
         }
@@ -338,7 +370,7 @@ final class ExtractCommand implements Callable<Integer> {
                         + (model.layers().size() - 1));
             }
         }
-        return new ChildSpec(hidden, layers, per);
+        return new ChildSpec(hidden, layers, per, expertsPerToken);
     }
 
     private Rankings rankings(ModelDescription model) {

@@ -87,6 +87,10 @@ class ErrorCatalogueTest {
         Surgery.copyDir(CliRun.golden().resolve("tiny-moe"), w.resolve("moe"));
     }
 
+    static void latentParent(Path w) throws IOException {
+        Surgery.copyDir(CliRun.golden().resolve("tiny-latent-moe"), w.resolve("latent"));
+    }
+
     static void elasticParent(Path w) throws IOException {
         Surgery.copyDir(elastic, w.resolve("elastic"));
     }
@@ -201,6 +205,17 @@ class ErrorCatalogueTest {
         SETUPS.put("extract-unknown-child", w -> parent(w));
         SETUPS.put("extract-drop-missing-layer", w -> parent(w));
         SETUPS.put("extract-mamba-heads-not-multiple", w -> parent(w));
+        SETUPS.put("extract-experts-fewer-than-k", w -> moeParent(w));
+        SETUPS.put("extract-k-more-than-experts", w -> moeParent(w));
+        SETUPS.put("extract-experts-not-per-group", w -> latentParent(w));
+        SETUPS.put("extract-experts-one-per-group", w -> latentParent(w));
+        SETUPS.put("extract-experts-groups-fewer-than-k", w -> latentParent(w));
+        SETUPS.put("extract-moe-ffn-too-wide", w -> moeParent(w));
+        SETUPS.put("extract-moe-width-on-mamba", w -> {
+            moeParent(w);
+            text(w.resolve("spec.json"), "{\"per_layer\": {\"0\": {\"experts\": 4}}}");
+        });
+        SETUPS.put("extract-moe-flags-dense-parent", w -> parent(w));
         SETUPS.put("extract-rankings-duplicate", w -> {
             parent(w);
             ObjectNode r = (ObjectNode) Surgery.JSON.readTree(golden().resolve("rankings.json").toFile());

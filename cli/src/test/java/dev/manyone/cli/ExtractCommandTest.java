@@ -152,4 +152,56 @@ class ExtractCommandTest {
         assertFalse(Files.isSymbolicLink(tokenizer), "copied, not linked");
         assertEquals("{\"version\": \"1.0\"}\n", Files.readString(tokenizer));
     }
+
+    /**
+     * The golden MoE "small" children are homogeneous, so the MoE flags alone (with the golden rankings) must give
+     * them: every tensor's SHA-256 and the config as in rankings.json, the ONNX export beside it.
+     */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.CsvSource(delimiter = '|', value = {
+        "tiny-moe        | --hidden 48 --drop-layers 5 --experts 4 --moe-ffn 16 --shared-ffn 24 --mamba-heads 4 --attention-heads 2 --ffn 64",
+        "tiny-latent-moe | --hidden 40 --drop-layers 6 --experts 6 --moe-ffn 8 --shared-ffn 20 --experts-per-token 2 "
+            + "--mamba-heads 4 --mamba-head-dim 12 --attention-heads 2 --ffn 64",
+    })
+    void goldenMoeChildFromFlags(String model, String flags) throws Exception {
+        Path parent = CliRun.golden().resolve(model);
+        Path out = tmp.resolve("small");
+        java.util.List<String> args = new java.util.ArrayList<>(java.util.List.of("extract", parent.toString()));
+        args.addAll(java.util.List.of(flags.trim().split(" +")));
+        args.addAll(java.util.List.of("--rankings", parent.resolve("rankings.json").toString(), "--format", "hf,onnx",
+                "-o", out.toString()));
+        CliRun run = CliRun.of(args.toArray(String[]::new));
+        assertEquals(0, run.code(), run.toString());
+        JsonNode golden = Surgery.JSON.readTree(parent.resolve("rankings.json").toFile()).get("children").get("small");
+        assertEquals(golden.get("config"), Surgery.JSON.readTree(out.resolve("hf/config.json").toFile()));
+        java.util.Map<String, String> hashes = new java.util.TreeMap<>();
+        try (dev.manyone.formats.TensorSource t = dev.manyone.formats.Safetensors.open(out.resolve("hf"))) {
+            for (dev.manyone.formats.TensorInfo info : t.tensors()) {
+                java.security.MessageDigest sha = java.security.MessageDigest.getInstance("SHA-256");
+                sha.update(t.bytes(info));
+                hashes.put(info.name(), java.util.HexFormat.of().formatHex(sha.digest()));
+            }
+        }
+        java.util.Map<String, String> want = new java.util.TreeMap<>();
+        golden.get("tensor_sha256").fields().forEachRemaining(e -> want.put(e.getKey(), e.getValue().asText()));
+        assertEquals(want, hashes);
+        CliRun gen = CliRun.of("run", out.resolve("onnx").toString(), "--prompt-ids", "5,6,7", "--max-new-tokens", "4");
+        assertEquals(0, gen.code(), gen.toString());
+    }
+
+    @Test
+    void moeFlagsOnADenseParentAreBadInput() {
+        CliRun run = CliRun.of("extract", tiny().toString(), "--experts", "4", "-o", tmp.resolve("x").toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("the parent has none"), run.toString());
+    }
+
+    @Test
+    void helpTeachesTheMoeFlags() {
+        CliRun run = CliRun.of("extract", "--help");
+        assertEquals(0, run.code(), run.toString());
+        for (String f : new String[] {"--experts", "--moe-ffn", "--shared-ffn", "--experts-per-token", "per router group"}) {
+            assertTrue(run.out().contains(f), f + " in\n" + run.out());
+        }
+    }
 }

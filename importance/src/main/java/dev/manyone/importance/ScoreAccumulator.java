@@ -3,6 +3,7 @@ package dev.manyone.importance;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.export.Probes;
+import dev.manyone.formats.FormatException;
 
 import java.util.HashMap;
 import java.util.Map;
@@ -43,8 +44,15 @@ public final class ScoreAccumulator {
                 case MAMBA -> mamba.put(i, new Aggregation(l.dInner()));
                 case ATTENTION -> attention.put(i, new Aggregation(l.attentionHeads()));
                 case MLP -> ffn.put(i, new Aggregation(l.ffn()));
+                case MOE -> throw unranked(l);
             }
         }
+    }
+
+    /** Activation rankings of MoE layers (experts, expert and shared neurons) are not computed yet. */
+    private static FormatException unranked(LayerSpec l) {
+        return new FormatException(null, "layer " + l.index() + " is an MoE layer; activation rankings of MoE layers "
+                + "(experts, expert_ffn, shared_ffn) are not computed yet: give rankings.json by hand");
     }
 
     /** The probe outputs a pass must deliver for layer {@code i}. */
@@ -53,7 +61,7 @@ public final class ScoreAccumulator {
             case MAMBA -> Probes.mambaX(l.index());
             case ATTENTION -> Probes.attention(l.index());
             case MLP -> Probes.ffn(l.index());
-            case MOE -> throw new IllegalStateException("MoE layers are refused by ImportanceEstimator");
+            case MOE -> throw unranked(l);
         };
     }
 
@@ -149,7 +157,7 @@ public final class ScoreAccumulator {
                 case MAMBA -> mambaScores(l, mamba.get(i).scores(), headChannels);
                 case ATTENTION -> new Scores.Layer(null, null, attention.get(i).scores(), null);
                 case MLP -> new Scores.Layer(null, null, null, ffn.get(i).scores());
-                case MOE -> throw new IllegalStateException("MoE layers are refused by ImportanceEstimator");
+                case MOE -> throw unranked(l);
             });
         }
         return new Scores(hidden, layers, Map.copyOf(per), layerOrder);

@@ -106,7 +106,7 @@ final class ChoiceSpace {
                         width(Axis.MAMBA_HEAD_DIM, p, global, perLayer));
                 case ATTENTION -> LayerSpec.attention(i, width(Axis.ATTENTION_HEADS, p, global, perLayer));
                 case MLP -> LayerSpec.mlp(i, width(Axis.FFN, p, global, perLayer));
-                case MOE -> p; // MoE widths are not router axes yet: kept whole
+                case MOE -> p; // MoE axes are not in the router's choice space yet: full width
             });
         }
         return new Configuration(hidden, layers);

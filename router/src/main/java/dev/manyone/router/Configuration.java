@@ -38,7 +38,7 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
                     case MAMBA -> new ChildSpec.Widths(l.mambaHeads(), l.mambaHeadDim(), null, null);
                     case ATTENTION -> new ChildSpec.Widths(null, null, l.attentionHeads(), null);
                     case MLP -> new ChildSpec.Widths(null, null, null, l.ffn());
-                    case MOE -> new ChildSpec.Widths(null, null, null, null);
+                    case MOE -> ChildSpec.Widths.moe(l.experts(), l.moeFfn(), l.sharedFfn());
                 });
             }
         }
@@ -65,7 +65,9 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
                 case ATTENTION -> w.put("attention_heads", l.attentionHeads());
                 case MLP -> w.put("ffn", l.ffn());
                 case MOE -> {
-                    // kept whole (MoE widths are not router axes yet)
+                    w.put("experts", l.experts());
+                    w.put("moe_ffn", l.moeFfn());
+                    w.put("shared_ffn", l.sharedFfn());
                 }
             }
         }
@@ -82,7 +84,8 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
         for (LayerSpec l : layers) {
             LayerSpec o = theirs.get(l.index());
             if (o == null || l.mambaHeads() > o.mambaHeads() || l.mambaHeadDim() > o.mambaHeadDim()
-                    || l.attentionHeads() > o.attentionHeads() || l.ffn() > o.ffn()) {
+                    || l.attentionHeads() > o.attentionHeads() || l.ffn() > o.ffn()
+                    || l.experts() > o.experts() || l.moeFfn() > o.moeFfn() || l.sharedFfn() > o.sharedFfn()) {
                 return false;
             }
         }

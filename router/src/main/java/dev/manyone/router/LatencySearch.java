@@ -217,7 +217,7 @@ final class LatencySearch {
                         l.mambaHeadDim());
                 case ATTENTION -> LayerSpec.attention(l.index(), Math.min(p.attentionHeads(), down(l.attentionHeads(), s, proxy.kvHeads())));
                 case MLP -> LayerSpec.mlp(l.index(), Math.min(p.ffn(), down(l.ffn(), s, 1)));
-                case MOE -> p;
+                case MOE -> p; // MoE axes are not searched yet: the proxy's full layer
             });
         }
         return new Configuration(Math.min(proxy.hidden(), down(c.hidden(), s, 1)), layers);

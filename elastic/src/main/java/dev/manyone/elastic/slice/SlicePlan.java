@@ -3,6 +3,7 @@ package dev.manyone.elastic.slice;
 import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.MoeConfig;
 import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.TensorNames;
 
@@ -22,6 +23,14 @@ import java.util.List;
  *       A_log, D, dt_bias by head; norm.weight by d_inner index; out_proj columns; G and N never change;</li>
  *   <li>attention: every KV head; per KV group its top query heads (q rows, o columns);</li>
  *   <li>MLP: the top {@code ffn} neurons (up rows, down columns);</li>
+ *   <li>MoE ("Rankings, specs and child rules"): the top {@code experts} by the layer's ranking, per router group
+ *       when n_group &gt; 1 ("keep experts/n_group from each group, each group's best by the ranking"), written
+ *       "in ascending original id and renumber[ed] 0..E′−1"; "gate.weight rows and e_score_correction_bias
+ *       entries follow the kept experts"; "each kept expert keeps its own top moe_ffn neurons by its own ranking,
+ *       expert_ffn[original id]" (up rows, down columns), the shared expert its top {@code shared_ffn}; hidden
+ *       cuts the gate columns, the shared expert's up columns and down rows, and the experts' up columns and down
+ *       rows without a latent or the fc1_latent_proj columns and fc2_latent_proj rows with one ("the experts keep
+ *       their latent width"); the child's k is the spec's {@code num_experts_per_tok} or the parent's;</li>
  *   <li>depth: layers not kept are removed and the rest renumbered.</li>
  * </ul>
  */
@@ -35,7 +44,7 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         boolean allHidden = h == parent.hidden();
         int[] hCols = allHidden ? null : hidden;
 
-        NemotronHConfig childConfig = parent.config().withLayers(h, kept);
+        NemotronHConfig childConfig = parent.config().withLayers(h, kept, spec.childExpertsPerToken(parent));
         List<TensorSlice> out = new ArrayList<>();
         out.add(new TensorSlice(TensorNames.EMBEDDINGS, TensorNames.EMBEDDINGS, shape(parent.vocab(), h), null, hCols));
         for (int j = 0; j < kept.size(); j++) {
@@ -49,6 +58,7 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
                 case MAMBA -> mamba(out, parent, p, c, r, i, j, h, hCols);
                 case ATTENTION -> attention(out, parent, p, c, r, i, j, h, hCols);
                 case MLP -> mlp(out, p, c, r, i, j, h, hCols);
+                case MOE -> moe(out, parent, p, c, r, i, j, h, hCols);
             }
         }
         out.add(new TensorSlice(TensorNames.NORM_F, TensorNames.NORM_F, shape(h), hCols, null));
@@ -115,6 +125,39 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         // up [F', H'], down [H', F']
         out.add(new TensorSlice(TensorNames.upProj(j), TensorNames.upProj(i), shape(c.ffn(), h), neurons, hCols));
         out.add(new TensorSlice(TensorNames.downProj(j), TensorNames.downProj(i), shape(h, c.ffn()), hCols, neurons));
+    }
+
+    private static void moe(List<TensorSlice> out, ModelDescription parent, LayerSpec p, LayerSpec c,
+                            Rankings.Layer r, int i, int j, int h, int[] hCols) {
+        MoeConfig moe = parent.moe().orElseThrow();
+        int groups = moe.routerGroups();
+        // kept experts by original id, ascending; child expert e' is parent expert experts[e']
+        int[] experts = groups > 1 ? Selection.topPerGroup(r.experts(), groups, c.experts()) : Selection.top(r.experts(), c.experts());
+        int[] expertRows = experts.length == p.experts() ? null : experts;
+        boolean latent = moe.hasLatent();
+        int hm = latent ? moe.latentSize() : h; // the width the experts read and write
+        int[] expertHidden = latent ? null : hCols; // with a latent the experts keep their latent width
+        // gate [E', H'], correction bias [E'] (F32; stored bytes copied as they are)
+        out.add(new TensorSlice(TensorNames.gate(j), TensorNames.gate(i), shape(experts.length, h), expertRows, hCols));
+        out.add(new TensorSlice(TensorNames.correctionBias(j), TensorNames.correctionBias(i), shape(experts.length), expertRows, null));
+        for (int e = 0; e < experts.length; e++) {
+            int original = experts[e];
+            int[] neurons = c.moeFfn() == p.moeFfn() ? null : Selection.top(r.expertFfn()[original], c.moeFfn());
+            // up [I', Hm'], down [Hm', I']
+            out.add(new TensorSlice(TensorNames.expertUp(j, e), TensorNames.expertUp(i, original),
+                    shape(c.moeFfn(), hm), neurons, expertHidden));
+            out.add(new TensorSlice(TensorNames.expertDown(j, e), TensorNames.expertDown(i, original),
+                    shape(hm, c.moeFfn()), expertHidden, neurons));
+        }
+        int[] shared = c.sharedFfn() == p.sharedFfn() ? null : Selection.top(r.sharedFfn(), c.sharedFfn());
+        // shared up [Is', H'], down [H', Is']
+        out.add(new TensorSlice(TensorNames.sharedUp(j), TensorNames.sharedUp(i), shape(c.sharedFfn(), h), shared, hCols));
+        out.add(new TensorSlice(TensorNames.sharedDown(j), TensorNames.sharedDown(i), shape(h, c.sharedFfn()), hCols, shared));
+        if (latent) {
+            // fc1 [L, H'], fc2 [H', L]
+            out.add(new TensorSlice(TensorNames.latentIn(j), TensorNames.latentIn(i), shape(hm, h), null, hCols));
+            out.add(new TensorSlice(TensorNames.latentOut(j), TensorNames.latentOut(i), shape(h, hm), hCols, null));
+        }
     }
 
     private static long[] shape(long... dims) {

@@ -32,7 +32,9 @@ class GoldenChildLogitsTest {
 
     @ParameterizedTest
     @CsvSource({"tiny-hybrid,6B-style,CONTRIB", "tiny-hybrid,9B-style,PORTABLE", "tiny-hybrid,12B-style,CONTRIB",
-        "trained-hybrid,75pct,PORTABLE", "trained-hybrid,50pct,CONTRIB"})
+        "trained-hybrid,75pct,PORTABLE", "trained-hybrid,50pct,CONTRIB",
+        "tiny-moe,small,CONTRIB", "tiny-moe,medium,CONTRIB", "tiny-moe,full,CONTRIB",
+        "tiny-latent-moe,small,CONTRIB", "tiny-latent-moe,full,CONTRIB"})
     void childLogitsMatchGolden(String model, String child, ExportOptions.Mamba mamba, @TempDir Path tmp) throws Exception {
         Path parentDir = GoldenChildrenTest.golden().resolve(model);
         Path rankings = parentDir.resolve("rankings.json");

@@ -39,7 +39,8 @@ class GoldenChildrenTest {
 
     @ParameterizedTest
     @CsvSource({"tiny-hybrid,6B-style", "tiny-hybrid,9B-style", "tiny-hybrid,12B-style",
-        "trained-hybrid,75pct", "trained-hybrid,50pct"})
+        "trained-hybrid,75pct", "trained-hybrid,50pct",
+        "tiny-moe,small", "tiny-moe,medium", "tiny-moe,full", "tiny-latent-moe,small", "tiny-latent-moe,full"})
     void childMatchesGolden(String model, String child, @TempDir Path tmp) throws Exception {
         Path parentDir = golden().resolve(model);
         Path rankingsFile = parentDir.resolve("rankings.json");
@@ -70,24 +71,26 @@ class GoldenChildrenTest {
         assertTrue(Files.notExists(out.resolve("rankings.json")), "the parent's rankings do not belong in a child");
     }
 
-    @org.junit.jupiter.api.Test
-    void onePassOverTheParentWritesTheSameChildrenAsSeparatePasses(@TempDir Path tmp) throws Exception {
-        Path parentDir = golden().resolve("tiny-hybrid");
+    @ParameterizedTest
+    @CsvSource({"tiny-hybrid,6B-style,9B-style", "tiny-moe,small,medium", "tiny-latent-moe,small,full"})
+    void onePassOverTheParentWritesTheSameChildrenAsSeparatePasses(String model, String smaller, String larger,
+                                                                   @TempDir Path tmp) throws Exception {
+        Path parentDir = golden().resolve(model);
         Path rankingsFile = parentDir.resolve("rankings.json");
         java.util.List<Extractor.Target> targets = new java.util.ArrayList<>();
         try (Checkpoint parent = Checkpoint.open(parentDir)) {
             Rankings rankings = SpecFiles.rankingsIn(rankingsFile, parent.model()).orElseThrow();
-            for (String child : new String[] {"6B-style", "9B-style"}) {
+            for (String child : new String[] {smaller, larger}) {
                 SlicePlan plan = SlicePlan.of(parent.model(), SpecFiles.readSpec(rankingsFile, child), rankings, rankingsFile);
                 Extractor.writeHuggingFace(parent, plan, tmp.resolve("alone-" + child), false, 100_000, Map.of(), Progress.NONE);
                 targets.add(new Extractor.Target(plan, tmp.resolve("together-" + child), Map.of()));
             }
             Extractor.Result r = Extractor.writeHuggingFace(parent, targets, false, 100_000, Progress.NONE);
-            // the 9B-style child keeps a superset of every tensor the 6B-style child reads: the pass reads each
+            // the larger child keeps a superset of every tensor the 6B-style child reads: the pass reads each
             // parent tensor once, as much of it as the larger child needs, not once per child
             assertTrue(r.bytesRead() <= Files.size(parentDir.resolve("model.safetensors")), "read " + r.bytesRead());
         }
-        for (String child : new String[] {"6B-style", "9B-style"}) {
+        for (String child : new String[] {smaller, larger}) {
             try (var files = Files.list(tmp.resolve("alone-" + child))) {
                 for (Path f : (Iterable<Path>) files::iterator) {
                     assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(tmp.resolve("together-" + child).resolve(f.getFileName())),
@@ -98,7 +101,7 @@ class GoldenChildrenTest {
     }
 
     @ParameterizedTest
-    @CsvSource({"tiny-hybrid", "trained-hybrid"})
+    @CsvSource({"tiny-hybrid", "trained-hybrid", "tiny-moe", "tiny-latent-moe"})
     void identityChildIsTheParentBitForBit(String model, @TempDir Path tmp) throws Exception {
         Path parentDir = golden().resolve(model);
         Path out = tmp.resolve("full");
@@ -116,5 +119,55 @@ class GoldenChildrenTest {
                 assertEquals(a.bytes(t), b.bytes(u), t.name());
             }
         }
+    }
+
+    /**
+     * A Nemotron 3 checkpoint may carry a multi-token-prediction head ({@code mtp.*}); a child does not: the golden
+     * tiny-moe parent with an mtp tensor appended gives the golden {@code medium} child, tensor for tensor.
+     */
+    @org.junit.jupiter.api.Test
+    void parentsMtpHeadIsDropped(@TempDir Path tmp) throws Exception {
+        Path golden = golden().resolve("tiny-moe");
+        Path parentDir = Files.createDirectories(tmp.resolve("parent"));
+        Files.copy(golden.resolve("config.json"), parentDir.resolve("config.json"));
+        byte[] file = Files.readAllBytes(golden.resolve("model.safetensors"));
+        long n = ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        com.fasterxml.jackson.databind.node.ObjectNode header =
+                (com.fasterxml.jackson.databind.node.ObjectNode) JSON.readTree(new String(file, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8));
+        int data = file.length - 8 - (int) n;
+        header.putObject("mtp.layers.0.norm.weight").put("dtype", "BF16")
+                .<com.fasterxml.jackson.databind.node.ObjectNode>set("shape", JSON.createArrayNode().add(64))
+                .set("data_offsets", JSON.createArrayNode().add(data).add(data + 128));
+        StringBuilder text = new StringBuilder(JSON.writeValueAsString(header));
+        while ((8 + text.length()) % 8 != 0) {
+            text.append(' ');
+        }
+        byte[] h = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (var out = Files.newOutputStream(parentDir.resolve("model.safetensors"))) {
+            out.write(ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+            out.write(h);
+            out.write(file, 8 + (int) n, data);
+            out.write(new byte[128]);
+        }
+        Path rankingsFile = golden.resolve("rankings.json");
+        JsonNode expected = JSON.readTree(rankingsFile.toFile()).get("children").get("medium");
+        Path out = tmp.resolve("medium");
+        try (Checkpoint parent = Checkpoint.open(parentDir)) {
+            org.junit.jupiter.api.Assertions.assertNotNull(parent.tensors().require("mtp.layers.0.norm.weight"));
+            SlicePlan plan = SlicePlan.of(parent.model(), SpecFiles.readSpec(rankingsFile, "medium"),
+                    SpecFiles.rankingsIn(rankingsFile, parent.model()).orElseThrow(), rankingsFile);
+            Extractor.writeHuggingFace(parent, plan, out, false, Long.MAX_VALUE, Map.of(), Progress.NONE);
+        }
+        Map<String, String> hashes = new TreeMap<>();
+        try (TensorSource t = Safetensors.open(out)) {
+            for (TensorInfo info : t.tensors()) {
+                MessageDigest sha = MessageDigest.getInstance("SHA-256");
+                sha.update(t.bytes(info));
+                hashes.put(info.name(), HexFormat.of().formatHex(sha.digest()));
+            }
+        }
+        Map<String, String> want = new TreeMap<>();
+        expected.get("tensor_sha256").fields().forEachRemaining(e -> want.put(e.getKey(), e.getValue().asText()));
+        assertEquals(want, hashes);
     }
 }
