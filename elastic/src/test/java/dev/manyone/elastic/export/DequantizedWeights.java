@@ -1,0 +1,50 @@
+package dev.manyone.elastic.export;
+
+import dev.manyone.formats.TensorInfo;
+import dev.manyone.formats.TensorSource;
+import dev.manyone.formats.onnx.TensorData;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
+/**
+ * The reference for a quantized export: the checkpoint's weights with every 2-D tensor (every linear layer and the
+ * embeddings of a dense Nemotron-H) replaced by its block-quantized-then-dequantized values, as fp32. An fp32 export
+ * of these weights is what a correct INT8/INT4 export computes when its activations stay fp32; the packing, nibble
+ * order, scale layout and zero point are read by ONNX Runtime's kernels, so agreement checks them.
+ */
+final class DequantizedWeights implements WeightSource {
+    private final TensorSource source;
+    private final ExportOptions options;
+
+    DequantizedWeights(TensorSource source, ExportOptions options) {
+        this.source = source;
+        this.options = options;
+    }
+
+    @Override
+    public TensorData tensor(String name, boolean fp16) {
+        TensorInfo t = source.require(name);
+        if (fp16 || t.shape().length != 2) {
+            return new CheckpointWeights(source).tensor(name, fp16);
+        }
+        int rows = (int) t.shape()[0];
+        int k = (int) t.shape()[1];
+        float[] w = source.readFloats(t);
+        BlockQuantizer q = new BlockQuantizer(options.quantization().bits(options.weights(), name),
+                options.quantization().blockSize());
+        float[] row = new float[k];
+        float[] scales = new float[(int) q.blocks(k)];
+        byte[] packed = new byte[(int) q.paddedRowBytes(k)];
+        ByteBuffer out = ByteBuffer.allocate(rows * k * 4).order(ByteOrder.LITTLE_ENDIAN);
+        for (int r = 0; r < rows; r++) {
+            System.arraycopy(w, r * k, row, 0, k);
+            q.scales(row, k, scales, 0);
+            q.pack(row, k, scales, 0, packed, 0);
+            for (int j = 0; j < k; j++) {
+                out.putFloat(q.dequantize(packed, 0, scales, 0, j));
+            }
+        }
+        return TensorData.of(out.flip());
+    }
+}
