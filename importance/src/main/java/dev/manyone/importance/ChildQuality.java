@@ -67,6 +67,32 @@ public final class ChildQuality {
         return new Metrics(plan.params(), m.kl(), m.nll());
     }
 
+    /**
+     * The parent itself exported with {@code options} (its dtype: fp16, int8, int4 and their settings), against the
+     * fp32 parent: KL(fp32 ‖ exported) and NLL, nats per token, with the weights' bytes on disk and read per decode
+     * step.
+     */
+    public ExportMetrics exported(ExportOptions options) {
+        ModelDescription model = parent.model();
+        List<float[]> logits = new ArrayList<>();
+        long dataBytes;
+        long decodeBytes;
+        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, new CheckpointWeights(parent.tensors()), options),
+                work, "exported", threads)) {
+            for (long[][] batch : batches) {
+                logits.add(g.runOne(model, batch, null, StateNames.LOGITS));
+            }
+            dataBytes = g.dataBytes();
+            decodeBytes = Long.parseLong(g.metadata(NemotronHGraph.DECODE_BYTES_KEY));
+        }
+        Metrics m = measure(logits);
+        return new ExportMetrics(m.kl(), m.nll(), dataBytes, decodeBytes);
+    }
+
+    /** KL(fp32 ‖ exported) and NLL (nats per token), weight bytes on disk and read per batch-1 decode step. */
+    public record ExportMetrics(double kl, double nll, long dataBytes, long decodeBytesPerToken) {
+    }
+
     private Metrics measure(List<float[]> logits) {
         int vocab = parent.model().vocab();
         double kl = 0;
