@@ -2,6 +2,7 @@ package dev.manyone.elastic.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import dev.manyone.elastic.export.DeploymentConfig;
+import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.JsonFiles;
 
@@ -123,7 +124,7 @@ public final class Bench {
      * @param decodeSteps           timed decode calls per run
      * @param decodePrefix          untimed prefill before them
      * @param decodeTokensPerSecond decode calls per second
-     * @param weightBytes           bytes of the weights (see {@link #weightBytes(Path)})
+     * @param weightBytes           weight bytes a decode step reads (see {@link #decodeBytesPerToken})
      * @param bandwidth             this machine's measured memory read bandwidth
      * @param weightBytesPerSecond  weightBytes × median decode tokens/s
      * @param rooflineRatio         weightBytesPerSecond ÷ bandwidth bytes/s
@@ -273,6 +274,25 @@ public final class Bench {
             return Files.isRegularFile(data) ? Files.size(data) : Files.size(onnx);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * The weight bytes one batch-1 decode step reads, as the exporter recorded them in the model's metadata
+     * ({@code NemotronHGraph.DECODE_BYTES_KEY}): every stored weight once (packed codes and scales for int8/int4), one
+     * embedding row, and for fp16 also the fp32 copy each per-call Cast writes and the next op reads. Exports made
+     * before that key existed fall back to {@link #weightBytes(Path)}.
+     */
+    public static long decodeBytesPerToken(OnnxDecoder decoder) {
+        String v = decoder.metadata(NemotronHGraph.DECODE_BYTES_KEY);
+        if (v == null) {
+            return weightBytes(decoder.dir());
+        }
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new FormatException(decoder.dir().resolve(decoder.contract().onnxFile()),
+                    NemotronHGraph.DECODE_BYTES_KEY + ": expected a byte count, found '" + v + "'");
         }
     }
 
