@@ -111,6 +111,11 @@ public final class NemotronHGraph {
         String x;
         if (options.weights().quantized()) {
             BlockQuantizer q = quantizer(TensorNames.EMBEDDINGS);
+            if (q.bits() == 4 && h % 2 != 0) {
+                // 4-bit rows are packed two codes a byte and the op infers the row length from the packed bytes
+                // (2 · bytes), so an odd width cannot be 4-bit: keep the table at 8 bits
+                q = new BlockQuantizer(8, q.blockSize());
+            }
             QuantizedWeight qw = new QuantizedWeight(weights, TensorNames.EMBEDDINGS, model.vocab(), h, q);
             // data uint8 [V, ceil(H·bits/8)] (4-bit: two codes a byte, low nibble first); scales float [V, ceil(H/block)]
             String data = g.initializer(TensorNames.EMBEDDINGS, ElemType.UINT8, new long[] {model.vocab(), q.rowBytes(h)},

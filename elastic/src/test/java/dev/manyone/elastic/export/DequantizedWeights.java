@@ -1,36 +1,49 @@
 package dev.manyone.elastic.export;
 
-import dev.manyone.formats.TensorInfo;
-import dev.manyone.formats.TensorSource;
+import dev.manyone.elastic.ExpectedTensor;
+import dev.manyone.elastic.ModelDescription;
 import dev.manyone.formats.onnx.TensorData;
 
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 
 /**
- * The reference for a quantized export: the checkpoint's weights with every 2-D tensor (every linear layer and the
- * embeddings of a dense Nemotron-H) replaced by its block-quantized-then-dequantized values, as fp32. An fp32 export
- * of these weights is what a correct INT8/INT4 export computes when its activations stay fp32; the packing, nibble
- * order, scale layout and zero point are read by ONNX Runtime's kernels, so agreement checks them.
+ * The reference for a quantized export: the weights of {@code inner} with every 2-D tensor (every linear layer and
+ * the embeddings of a dense Nemotron-H) replaced by its block-quantized-then-dequantized values, as fp32. An fp32
+ * export of these weights is what a correct INT8/INT4 export computes when its activations stay fp32; the packing,
+ * nibble order, scale layout and zero point are read by ONNX Runtime's kernels, so agreement checks them.
  */
 final class DequantizedWeights implements WeightSource {
-    private final TensorSource source;
+    private final WeightSource inner;
+    private final ModelDescription model;
     private final ExportOptions options;
 
-    DequantizedWeights(TensorSource source, ExportOptions options) {
-        this.source = source;
+    DequantizedWeights(WeightSource inner, ModelDescription model, ExportOptions options) {
+        this.inner = inner;
+        this.model = model;
         this.options = options;
     }
 
     @Override
     public TensorData tensor(String name, boolean fp16) {
-        TensorInfo t = source.require(name);
+        ExpectedTensor t = model.expectedTensors().stream().filter(e -> e.name().equals(name)).findFirst().orElseThrow();
         if (fp16 || t.shape().length != 2) {
-            return new CheckpointWeights(source).tensor(name, fp16);
+            return inner.tensor(name, fp16);
         }
         int rows = (int) t.shape()[0];
         int k = (int) t.shape()[1];
-        float[] w = source.readFloats(t);
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+        try {
+            inner.tensor(name, false).writeTo(Channels.newChannel(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        float[] w = new float[rows * k];
+        ByteBuffer.wrap(bytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
         BlockQuantizer q = new BlockQuantizer(options.quantization().bits(options.weights(), name),
                 options.quantization().blockSize());
         float[] row = new float[k];

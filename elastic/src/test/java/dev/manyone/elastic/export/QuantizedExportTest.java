@@ -5,7 +5,11 @@ import ai.onnxruntime.OrtEnvironment;
 import ai.onnxruntime.OrtException;
 import ai.onnxruntime.OrtSession;
 import ai.onnxruntime.TensorInfo;
+import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
+import dev.manyone.elastic.slice.SlicePlan;
+import dev.manyone.elastic.slice.SlicedWeights;
+import dev.manyone.elastic.slice.SpecFiles;
 import dev.manyone.elastic.runtime.Evaluator;
 import dev.manyone.elastic.runtime.OnnxDecoder;
 import dev.manyone.formats.FormatException;
@@ -57,7 +61,7 @@ class QuantizedExportTest {
     static Path export(String model, ExportOptions options, Path out, boolean dequantizedReference) {
         Path dir = GoldenLogits.golden().resolve(model);
         try (Checkpoint cp = Checkpoint.open(dir)) {
-            WeightSource w = dequantizedReference ? new DequantizedWeights(cp.tensors(), options)
+            WeightSource w = dequantizedReference ? new DequantizedWeights(new CheckpointWeights(cp.tensors()), cp.model(), options)
                     : new CheckpointWeights(cp.tensors());
             ExportOptions o = dequantizedReference
                     ? new ExportOptions(options.mamba(), ExportOptions.Weights.FP32, false, options.attention()) : options;
@@ -102,6 +106,35 @@ class QuantizedExportTest {
                 attention, full, traced);
         assertTrue(full < GoldenParityTest.TOLERANCE, "full sequence: " + full);
         assertTrue(traced < GoldenParityTest.TOLERANCE, "decode trace: " + traced);
+    }
+
+    /**
+     * A golden child sliced straight from the parent into int4 ONNX: widths that are not multiples of the block
+     * (hidden 54: padded blocks in MatMulNBits, a 27-byte GatherBlockQuantized row) still compute what the
+     * dequantized child weights do.
+     */
+    @ParameterizedTest
+    @CsvSource({"6B-style,32", "9B-style,16"})
+    void slicedChildMatchesDequantizedWeights(String child, int blockSize, @TempDir Path tmp) throws IOException {
+        ExportOptions o = options(ExportOptions.Weights.INT4, blockSize, 1, 4, 0);
+        Path parentDir = GoldenLogits.golden().resolve("tiny-hybrid");
+        Path rankings = parentDir.resolve("rankings.json");
+        Path q = tmp.resolve("q");
+        Path r = tmp.resolve("r");
+        try (Checkpoint parent = Checkpoint.open(parentDir)) {
+            SlicePlan plan = SlicePlan.of(parent.model(), SpecFiles.readSpec(rankings, child),
+                    SpecFiles.rankingsIn(rankings, parent.model()).orElseThrow(), rankings);
+            ModelDescription m = ModelDescription.of(plan.config());
+            assertTrue(m.hidden() % blockSize != 0, "the child's hidden width " + m.hidden() + " should cut a block");
+            OnnxExporter.export(m, new SlicedWeights(parent.tensors(), plan), o, q, false, Map.of(), List.of(), "test", Progress.NONE);
+            OnnxExporter.export(m, new DequantizedWeights(new SlicedWeights(parent.tensors(), plan), m, o),
+                    new ExportOptions(ExportOptions.Mamba.CONTRIB, ExportOptions.Weights.FP32), r, false, Map.of(), List.of(),
+                    "test", Progress.NONE);
+        }
+        List<long[]> ids = GoldenLogits.inputIds(parentDir.resolve("golden.safetensors"));
+        double d = maxAbs(logits(q, ids, 0), logits(r, ids, 0));
+        System.out.printf("int4 child %s block %d vs dequantized weights: %.3g%n", child, blockSize, d);
+        assertTrue(d < GoldenParityTest.TOLERANCE, child + ": " + d);
     }
 
     /**
