@@ -184,6 +184,7 @@ class QuantizedExportTest {
         assertEquals(0, p.gemms(), "Gemm nodes run (every linear layer is quantized)");
         assertEquals(List.of(), p.unpacked(), "MatMulNBits nodes given their uint8 weight (dequantized per call)");
         assertEquals(1, p.gatherBlockQuantized(), "GatherBlockQuantized nodes run");
+        assertTrue(p.gatherReadsUint8(), "the embedding table stays packed (uint8) in the session");
     }
 
     /** The check sees the fallback: with prepacking off, every MatMulNBits node is handed its uint8 weight. */
@@ -196,7 +197,7 @@ class QuantizedExportTest {
     }
 
     /** What one profiled run shows: node counts and the MatMulNBits nodes that received B as an input. */
-    record Profile(int matMulNBits, int gemms, int gatherBlockQuantized, List<String> unpacked) {
+    record Profile(int matMulNBits, int gemms, int gatherBlockQuantized, List<String> unpacked, boolean gatherReadsUint8) {
     }
 
     /** Runs one decode step (batch 1, one token, empty state) with ONNX Runtime's profiler on and reads its events. */
@@ -242,6 +243,7 @@ class QuantizedExportTest {
         int gemm = 0;
         int gather = 0;
         List<String> unpacked = new ArrayList<>();
+        boolean gatherReadsUint8 = false;
         Pattern opName = Pattern.compile("\"op_name\"\\s*:\\s*\"([A-Za-z]+)\"");
         Pattern name = Pattern.compile("\"name\"\\s*:\\s*\"([^\"]+)_kernel_time\"");
         Pattern inputs = Pattern.compile("\"input_type_shape\"\\s*:\\s*\\[((?:\\{[^{}]*\\}\\s*,?\\s*)*)\\]");
@@ -261,12 +263,16 @@ class QuantizedExportTest {
                     }
                 }
                 case "Gemm" -> gemm++;
-                case "GatherBlockQuantized" -> gather++;
+                case "GatherBlockQuantized" -> {
+                    gather++;
+                    Matcher ins = inputs.matcher(event);
+                    gatherReadsUint8 = ins.find() && ins.group(1).contains("\"uint8\"");
+                }
                 default -> {
                 }
             }
         }
-        return new Profile(nbits, gemm, gather, unpacked);
+        return new Profile(nbits, gemm, gather, unpacked, gatherReadsUint8);
     }
 
     /** The top-level objects of the profile's JSON array (one per event), by brace depth. */
