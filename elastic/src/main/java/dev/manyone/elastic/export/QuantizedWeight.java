@@ -10,18 +10,31 @@ import java.nio.channels.WritableByteChannel;
 /**
  * A [rows, k] weight block-quantized while it is written, as the two initializers of a {@code com.microsoft} op:
  * {@link #codes} (packed codes) and {@link #scales} (one float per block). Each streams the fp32 weight from its
- * {@link WeightSource} one row at a time and quantizes it with a {@link BlockQuantizer}, so nothing larger than a row
- * is held, whatever the size of the weight. Both are deterministic (the same source gives the same bytes).
+ * {@link WeightSource} one row at a time and quantizes it with a {@link BlockQuantizer}, so no more than a row of
+ * the weight is held, whatever its size. Writing the codes keeps the scales they used (1/32 of the fp32 weight at
+ * block 32) when they fit in {@value #SCALE_CACHE_BYTES} bytes, so that the scales, written next, do not read the
+ * weight a second time; larger ones are recomputed from a second read. Both are deterministic (the same source gives
+ * the same bytes).
  */
 final class QuantizedWeight {
+    static final long SCALE_CACHE_BYTES = 64L << 20;
+
     private final WeightSource source;
     private final String name;
     private final long rows;
     private final int k;
     private final BlockQuantizer quantizer;
+    private final long scaleCacheBytes;
+    /** The scales of every row, kept by a write of the codes for the next write of the scales (then dropped). */
+    private float[] cachedScales;
 
     /** {@code rows} × {@code k} fp32 elements of the canonical tensor {@code name}. */
     QuantizedWeight(WeightSource source, String name, long rows, long k, BlockQuantizer quantizer) {
+        this(source, name, rows, k, quantizer, SCALE_CACHE_BYTES);
+    }
+
+    /** As above, keeping the scales between the two writes when they take at most {@code scaleCacheBytes}. */
+    QuantizedWeight(WeightSource source, String name, long rows, long k, BlockQuantizer quantizer, long scaleCacheBytes) {
         if (k > Integer.MAX_VALUE / 8) {
             throw new IllegalArgumentException(name + ": rows of " + k + " elements are too long to quantize");
         }
@@ -30,6 +43,7 @@ final class QuantizedWeight {
         this.rows = rows;
         this.k = (int) k;
         this.quantizer = quantizer;
+        this.scaleCacheBytes = scaleCacheBytes;
     }
 
     /**
@@ -38,15 +52,31 @@ final class QuantizedWeight {
      */
     TensorData codes(boolean padded) {
         long rowBytes = padded ? quantizer.paddedRowBytes(k) : quantizer.rowBytes(k);
+        int blocks = (int) quantizer.blocks(k);
+        boolean caching = rows * blocks * 4L <= scaleCacheBytes;
         return new Streamed(rows * rowBytes) {
-            final float[] scales = new float[(int) quantizer.blocks(k)];
             final byte[] packed = new byte[(int) quantizer.paddedRowBytes(k)];
+            float[] scales;
 
             @Override
-            void row(float[] row, ByteBuffer out) {
-                quantizer.scales(row, k, scales, 0);
-                quantizer.pack(row, k, scales, 0, packed, 0);
+            void start() {
+                scales = new float[caching ? (int) (rows * blocks) : blocks];
+            }
+
+            @Override
+            void row(long index, float[] row, ByteBuffer out) {
+                int at = caching ? (int) (index * blocks) : 0;
+                quantizer.scales(row, k, scales, at);
+                quantizer.pack(row, k, scales, at, packed, 0);
                 out.put(packed, 0, (int) rowBytes);
+            }
+
+            @Override
+            void finish() {
+                if (caching) {
+                    cachedScales = scales;
+                }
+                scales = null;
             }
         };
     }
@@ -58,7 +88,22 @@ final class QuantizedWeight {
             final float[] scales = new float[blocks];
 
             @Override
-            void row(float[] row, ByteBuffer out) {
+            public void writeTo(WritableByteChannel out) throws IOException {
+                float[] cached = cachedScales;
+                cachedScales = null;
+                if (cached == null) {
+                    super.writeTo(out);
+                    return;
+                }
+                ByteBuffer b = ByteBuffer.allocate(cached.length * 4).order(ByteOrder.LITTLE_ENDIAN);
+                b.asFloatBuffer().put(cached);
+                while (b.hasRemaining()) {
+                    out.write(b);
+                }
+            }
+
+            @Override
+            void row(long index, float[] row, ByteBuffer out) {
                 quantizer.scales(row, k, scales, 0);
                 for (float s : scales) {
                     out.putFloat(s);
@@ -75,7 +120,14 @@ final class QuantizedWeight {
             this.byteSize = byteSize;
         }
 
-        abstract void row(float[] row, ByteBuffer out);
+        void start() {
+        }
+
+        /** Row {@code index} of the weight, [k] fp32 → what this tensor stores of it, put into {@code out}. */
+        abstract void row(long index, float[] row, ByteBuffer out);
+
+        void finish() {
+        }
 
         @Override
         public long byteSize() {
@@ -89,6 +141,8 @@ final class QuantizedWeight {
                 throw new IllegalStateException(name + ": expected " + rows + " x " + k + " fp32 values, the source has "
                         + fp32.byteSize() + " bytes");
             }
+            start();
+            long[] index = {0};
             float[] row = new float[k];
             ByteBuffer rowBytes = ByteBuffer.allocate(k * 4).order(ByteOrder.LITTLE_ENDIAN);
             ByteBuffer result = ByteBuffer.allocate((int) quantizer.paddedRowBytes(k) + k * 4).order(ByteOrder.LITTLE_ENDIAN);
@@ -106,7 +160,7 @@ final class QuantizedWeight {
                             rowBytes.flip().asFloatBuffer().get(row);
                             rowBytes.clear();
                             result.clear();
-                            row(row, result);
+                            row(index[0]++, row, result);
                             result.flip();
                             while (result.hasRemaining()) {
                                 out.write(result);
@@ -126,6 +180,10 @@ final class QuantizedWeight {
                     // owned by the writer
                 }
             });
+            if (index[0] != rows) {
+                throw new IllegalStateException(name + ": expected " + rows + " rows, the source gave " + index[0]);
+            }
+            finish();
         }
     }
 }
