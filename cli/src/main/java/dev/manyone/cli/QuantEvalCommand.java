@@ -68,6 +68,7 @@ final class QuantEvalCommand implements Callable<Integer> {
                 ObjectNode x = rows.addObject();
                 x.put("dtype", row.dtype());
                 x.put("policy", row.policy());
+                x.put("simulated", row.simulated());
                 x.put("kl", row.metrics().kl());
                 x.put("nll", row.metrics().nll());
                 x.put("data_bytes", row.metrics().dataBytes());
@@ -81,8 +82,10 @@ final class QuantEvalCommand implements Callable<Integer> {
         out.println("| dtype | policy | KL(fp32 ‖ export) | NLL | weights on disk | weight bytes read per decode step |");
         out.println("|---|---|---:|---:|---:|---:|");
         for (QuantEval.Row row : r.rows()) {
-            out.printf(Locale.ROOT, "| %s | %s | %.5f | %.4f | %,d | %,d |%n", row.dtype(), row.policy(), row.metrics().kl(),
-                    row.metrics().nll(), row.metrics().dataBytes(), row.metrics().decodeBytesPerToken());
+            String bytes = row.simulated() ? "| - | - |" : String.format(Locale.ROOT, "| %,d | %,d |",
+                    row.metrics().dataBytes(), row.metrics().decodeBytesPerToken());
+            out.printf(Locale.ROOT, "| %s | %s | %.5f | %.4f %s%n", row.dtype(), row.policy(), row.metrics().kl(),
+                    row.metrics().nll(), bytes);
         }
         return Main.OK;
     }

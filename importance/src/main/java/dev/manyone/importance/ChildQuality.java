@@ -3,9 +3,11 @@ package dev.manyone.importance;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.elastic.export.CheckpointWeights;
+import dev.manyone.elastic.export.DequantizedWeights;
 import dev.manyone.elastic.export.ExportOptions;
 import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.elastic.export.StateNames;
+import dev.manyone.elastic.export.WeightSource;
 import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
@@ -73,12 +75,24 @@ public final class ChildQuality {
      * step.
      */
     public ExportMetrics exported(ExportOptions options) {
+        return exported(options, new CheckpointWeights(parent.tensors()));
+    }
+
+    /**
+     * The weight-only quantization of {@code options} (INT8/INT4) simulated in fp32 ({@link DequantizedWeights}):
+     * what the export would measure with fp32 activations. Bytes are those of the fp32 simulation.
+     */
+    public ExportMetrics weightsOnly(ExportOptions options) {
+        return exported(ExportOptions.DEFAULT, new DequantizedWeights(new CheckpointWeights(parent.tensors()),
+                parent.model(), options));
+    }
+
+    private ExportMetrics exported(ExportOptions options, WeightSource weights) {
         ModelDescription model = parent.model();
         List<float[]> logits = new ArrayList<>();
         long dataBytes;
         long decodeBytes;
-        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, new CheckpointWeights(parent.tensors()), options),
-                work, "exported", threads)) {
+        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, weights, options), work, "exported", threads)) {
             for (long[][] batch : batches) {
                 logits.add(g.runOne(model, batch, null, StateNames.LOGITS));
             }

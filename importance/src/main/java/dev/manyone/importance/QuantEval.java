@@ -22,18 +22,24 @@ public final class QuantEval {
     private QuantEval() {
     }
 
-    /** One setting: a label, the options, and what was measured. */
-    public record Row(String dtype, String policy, ExportOptions options, ChildQuality.ExportMetrics metrics) {
+    /**
+     * One setting: a label, the options, whether it is the fp32 simulation of the options' weight-only quantization
+     * (no int8 activations; bytes are the simulation's), and what was measured.
+     */
+    public record Row(String dtype, String policy, ExportOptions options, boolean simulated,
+                      ChildQuality.ExportMetrics metrics) {
     }
 
     /** The settings measured: fp32, fp16, int8, and int4 under each policy. */
     public static List<Row> settings(int blockSize) {
         List<Row> rows = new ArrayList<>();
         ExportOptions fp = new ExportOptions(ExportOptions.Mamba.CONTRIB, Weights.FP32);
-        rows.add(new Row("fp32", "-", fp, null));
-        rows.add(new Row("fp16", "-", new ExportOptions(ExportOptions.Mamba.CONTRIB, Weights.FP16), null));
+        rows.add(new Row("fp32", "-", fp, false, null));
+        rows.add(new Row("fp16", "-", new ExportOptions(ExportOptions.Mamba.CONTRIB, Weights.FP16), false, null));
         rows.add(row(Weights.INT8, "default (lm_head 8)", new Quantization(blockSize, 4, 8, 0)));
+        rows.add(simulated(Weights.INT8, "default, weights only (simulated in fp32)", new Quantization(blockSize, 4, 8, 0)));
         rows.add(row(Weights.INT4, "default (lm_head 8)", new Quantization(blockSize, 4, 8, 0)));
+        rows.add(simulated(Weights.INT4, "default, weights only (simulated in fp32)", new Quantization(blockSize, 4, 8, 0)));
         rows.add(row(Weights.INT4, "lm_head 8, Mamba in/out_proj 8", new Quantization(blockSize, 4, 8, 8)));
         rows.add(row(Weights.INT4, "all 4-bit (lm_head 4)", new Quantization(blockSize, 4, 4, 0)));
         rows.add(row(Weights.INT4, "all 4-bit, fp32 activations (accuracy_level 1)", new Quantization(blockSize, 1, 4, 0)));
@@ -42,7 +48,12 @@ public final class QuantEval {
 
     private static Row row(Weights w, String policy, Quantization q) {
         return new Row(w.name().toLowerCase(java.util.Locale.ROOT), policy,
-                new ExportOptions(ExportOptions.Mamba.CONTRIB, w).withQuantization(q), null);
+                new ExportOptions(ExportOptions.Mamba.CONTRIB, w).withQuantization(q), false, null);
+    }
+
+    private static Row simulated(Weights w, String policy, Quantization q) {
+        Row r = row(w, policy, q);
+        return new Row(r.dtype(), r.policy(), r.options(), true, null);
     }
 
     /** Measures every setting on the sequences of {@code tokens} (.jsonl or .safetensors input_ids). */
@@ -54,7 +65,8 @@ public final class QuantEval {
                 ChildQuality quality = new ChildQuality(cp, ids, work, threads);
                 List<Row> out = new ArrayList<>();
                 for (Row r : settings(blockSize)) {
-                    out.add(new Row(r.dtype(), r.policy(), r.options(), quality.exported(r.options())));
+                    out.add(new Row(r.dtype(), r.policy(), r.options(), r.simulated(),
+                            r.simulated() ? quality.weightsOnly(r.options()) : quality.exported(r.options())));
                 }
                 long scored = ids.stream().mapToLong(x -> x.length - 1L).sum();
                 return new Report(quality.parentNll(), ids.size(), scored, List.copyOf(out));

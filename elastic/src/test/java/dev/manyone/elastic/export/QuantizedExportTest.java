@@ -41,7 +41,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * INT8/INT4 exports (MatMulNBits + GatherBlockQuantized) against three references:
  * <ul>
  *   <li>the fp32 export of the same weights quantized and dequantized by {@link BlockQuantizer}
- *       ({@link DequantizedWeights}): with fp32 activations (accuracy_level 1) ONNX Runtime must compute the same
+ *       ({@link DequantizedWeights}; its arithmetic is checked by BlockQuantizerTest): with fp32 activations (accuracy_level 1) ONNX Runtime must compute the same
  *       logits within the golden tolerance, which checks the packing, nibble order, scale layout and zero point that
  *       its kernels read;</li>
  *   <li>the golden logits, bounded with a stated tolerance (the golden-parity pattern: full sequence and decode

@@ -12,17 +12,25 @@ import java.nio.ByteOrder;
 import java.nio.channels.Channels;
 
 /**
- * The reference for a quantized export: the weights of {@code inner} with every 2-D tensor (every linear layer and
- * the embeddings of a dense Nemotron-H) replaced by its block-quantized-then-dequantized values, as fp32. An fp32
- * export of these weights is what a correct INT8/INT4 export computes when its activations stay fp32; the packing,
- * nibble order, scale layout and zero point are read by ONNX Runtime's kernels, so agreement checks them.
+ * Weight-only quantization simulated in fp32, the reference for a quantized export: the weights of {@code inner} with
+ * every 2-D tensor (every linear layer and the embeddings of a dense Nemotron-H) replaced by its
+ * block-quantized-then-dequantized values ({@link BlockQuantizer}, with the bits and block size {@code options} give
+ * each tensor), as fp32. Export them with FP32 options. That model is what a correct INT8/INT4 export computes when
+ * its activations stay fp32: tests compare the two (ONNX Runtime's kernels read our packing, so agreement checks the
+ * nibble order, scale layout and zero point), and {@code quant-eval} reports its quality next to the real exports'
+ * to show what accuracy_level 4's int8 activations add. For measurement: each tensor is held whole in memory while
+ * it is written.
  */
-final class DequantizedWeights implements WeightSource {
+public final class DequantizedWeights implements WeightSource {
     private final WeightSource inner;
     private final ModelDescription model;
     private final ExportOptions options;
 
-    DequantizedWeights(WeightSource inner, ModelDescription model, ExportOptions options) {
+    /** {@code options}: the INT8/INT4 export being simulated. */
+    public DequantizedWeights(WeightSource inner, ModelDescription model, ExportOptions options) {
+        if (!options.weights().quantized()) {
+            throw new IllegalArgumentException("dequantized weights simulate an int8/int4 export, found " + options.weights());
+        }
         this.inner = inner;
         this.model = model;
         this.options = options;
