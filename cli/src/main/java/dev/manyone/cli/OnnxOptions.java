@@ -50,7 +50,7 @@ final class OnnxOptions {
         if (blockSize == null && accuracyLevel == null && lmHeadBits == null && mambaProjBits == null) {
             return options;
         }
-        ExportOptions.Quantization d = ExportOptions.Quantization.defaults(weights);
+        ExportOptions.Quantization d = ExportOptions.Quantization.DEFAULT;
         return options.withQuantization(new ExportOptions.Quantization(
                 blockSize != null ? blockSize : d.blockSize(),
                 accuracyLevel != null ? accuracyLevel : d.accuracyLevel(),

@@ -20,6 +20,7 @@ import java.util.Locale;
  * @param probes    also output the activations importance estimation reads ({@link Probes})
  * @param attention STANDARD: ONNX {@code Attention} (opset 23, is_causal); GQA: com.microsoft
  *                  {@code GroupQueryAttention} (no rotary). Both keep the KV cache in [batch, kv_heads, seq, head_dim].
+ * @param quantization the INT8/INT4 settings ({@link Quantization#DEFAULT} when null); must be null for FP32/FP16
  */
 public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attention attention,
                             Quantization quantization) {
@@ -45,7 +46,7 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
 
     public ExportOptions {
         if (quantization == null) {
-            quantization = weights.quantized() ? Quantization.defaults(weights) : null;
+            quantization = weights.quantized() ? Quantization.DEFAULT : null;
         } else if (!weights.quantized()) {
             throw new FormatException(null, "quantization settings (--block-size, --accuracy-level, --lm-head-bits, "
                     + "--mamba-proj-bits) apply to --dtype int8 or int4, found --dtype " + weights.name().toLowerCase(Locale.ROOT));
@@ -95,9 +96,8 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
         public static final int DEFAULT_BLOCK_SIZE = 32;
         public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
-        public static Quantization defaults(Weights weights) {
-            return new Quantization(DEFAULT_BLOCK_SIZE, DEFAULT_ACCURACY_LEVEL, 8, 0);
-        }
+        /** Block 32, accuracy_level 4, lm_head and embeddings 8-bit, Mamba projections at the export's bits. */
+        public static final Quantization DEFAULT = new Quantization(DEFAULT_BLOCK_SIZE, DEFAULT_ACCURACY_LEVEL, 8, 0);
 
         /** Refuses settings that ONNX Runtime would not run with its packed kernels (a usage error, exit code 2). */
         void check(Weights weights) {
