@@ -88,21 +88,23 @@ public final class BlockQuantizer {
     public void pack(float[] row, int k, float[] scales, int scalesOffset, byte[] out, int outOffset) {
         int zero = 1 << (bits - 1);
         int maxCode = (1 << bits) - 1;
-        int padded = (int) blocks(k) * blockSize;
-        int pending = 0;
-        for (int j = 0; j < padded; j++) {
-            int code = zero;
-            if (j < k) {
-                float scale = scales[scalesOffset + j / blockSize];
-                float reciprocal = scale != 0 ? 1.0f / scale : 0.0f;
-                code = Math.max(0, Math.min(maxCode, roundHalfAway(row[j] * reciprocal) + zero));
-            }
-            if (bits == 8) {
-                out[outOffset + j] = (byte) code;
-            } else if ((j & 1) == 0) {
-                pending = code;                                     // element 2j: low nibble
-            } else {
-                out[outOffset + (j >> 1)] = (byte) (pending | (code << 4)); // element 2j+1: high nibble
+        int nb = (int) blocks(k);
+        for (int b = 0; b < nb; b++) {
+            float scale = scales[scalesOffset + b];
+            float reciprocal = scale != 0 ? 1.0f / scale : 0.0f;
+            int first = b * blockSize;
+            int end = Math.min(k, first + blockSize);
+            int o = outOffset + b * blobSize();
+            for (int j = first; j < first + blockSize; j += 2) {
+                // two elements at a time: one 4-bit byte (element j low nibble, j+1 high) or two 8-bit bytes
+                int c0 = j < end ? Math.max(0, Math.min(maxCode, roundHalfAway(row[j] * reciprocal) + zero)) : zero;
+                int c1 = j + 1 < end ? Math.max(0, Math.min(maxCode, roundHalfAway(row[j + 1] * reciprocal) + zero)) : zero;
+                if (bits == 8) {
+                    out[o++] = (byte) c0;
+                    out[o++] = (byte) c1;
+                } else {
+                    out[o++] = (byte) (c0 | (c1 << 4));
+                }
             }
         }
     }
