@@ -28,10 +28,16 @@ import java.util.concurrent.Callable;
             "config.json and its side files. Run it with 'manyone run' or 'manyone eval'.",
             "",
             "Mamba implementations: contrib (ONNX Runtime's com.microsoft CausalConvWithState + LinearAttention,",
-            "fastest) or portable (standard ONNX ops only: Conv + Scan). --dtype fp16 stores half-precision",
-            "weights (half the size); they are cast to fp32 inside the graph.",
+            "fastest) or portable (standard ONNX ops only: Conv + Scan).",
             "",
-            "Example:  manyone export ./child -o ./child-onnx --dtype fp16"})
+            "Weights (--dtype): fp32; int8 or int4 for speed and memory (linear layers as com.microsoft",
+            "MatMulNBits, embeddings as GatherBlockQuantized, block-quantized like ONNX Runtime's own quantizer;",
+            "lm_head and embeddings at 8 bits unless --lm-head-bits 4; docs/quantization.md has the quality",
+            "measured per setting); fp16 for disk size only: half the file, but its weights are cast to fp32",
+            "inside the graph on every call, so a decode step reads more bytes than fp32 ('bench' shows the bytes",
+            "read per token for each).",
+            "",
+            "Example:  manyone export ./child -o ./child-onnx --dtype int4 --mamba-proj-bits 8"})
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")
     Path checkpoint;

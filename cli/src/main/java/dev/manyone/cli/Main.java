@@ -30,6 +30,7 @@ import java.io.PrintWriter;
             BudgetsCommand.class,
             RankCommand.class,
             RankEvalCommand.class,
+            QuantEvalCommand.class,
             PackCommand.class,
             UnpackCommand.class,
             VerifyCommand.class,

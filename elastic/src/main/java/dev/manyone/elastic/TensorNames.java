@@ -164,6 +164,14 @@ public final class TensorNames {
         return name.endsWith(".mixer.gate.e_score_correction_bias");
     }
 
+    /**
+     * True for the MoE router's tensors ({@code gate.weight} and its correction bias): they are evaluated in fp32 in
+     * every export, never quantized, because a changed router score changes which experts a token uses.
+     */
+    public static boolean isRouter(String name) {
+        return name.endsWith(".mixer.gate.weight") || alwaysF32(name);
+    }
+
     // ---- multi-token prediction ----
 
     /** Prefix of the multi-token-prediction head some Nemotron 3 checkpoints carry; manyone does not use it. */

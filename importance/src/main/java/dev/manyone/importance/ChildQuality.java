@@ -3,9 +3,11 @@ package dev.manyone.importance;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.elastic.export.CheckpointWeights;
+import dev.manyone.elastic.export.DequantizedWeights;
 import dev.manyone.elastic.export.ExportOptions;
 import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.elastic.export.StateNames;
+import dev.manyone.elastic.export.WeightSource;
 import dev.manyone.elastic.slice.ChildSpec;
 import dev.manyone.elastic.slice.Rankings;
 import dev.manyone.elastic.slice.SlicePlan;
@@ -65,6 +67,44 @@ public final class ChildQuality {
         }
         Metrics m = measure(logits);
         return new Metrics(plan.params(), m.kl(), m.nll());
+    }
+
+    /**
+     * The parent itself exported with {@code options} (its dtype: fp16, int8, int4 and their settings), against the
+     * fp32 parent: KL(fp32 ‖ exported) and NLL, nats per token, with the weights' bytes on disk and read per decode
+     * step.
+     */
+    public ExportMetrics exported(ExportOptions options) {
+        return exported(options, new CheckpointWeights(parent.tensors()));
+    }
+
+    /**
+     * The weight-only quantization of {@code options} (INT8/INT4) simulated in fp32 ({@link DequantizedWeights}):
+     * what the export would measure with fp32 activations. Bytes are those of the fp32 simulation.
+     */
+    public ExportMetrics weightsOnly(ExportOptions options) {
+        return exported(ExportOptions.DEFAULT, new DequantizedWeights(new CheckpointWeights(parent.tensors()),
+                parent.model(), options));
+    }
+
+    private ExportMetrics exported(ExportOptions options, WeightSource weights) {
+        ModelDescription model = parent.model();
+        List<float[]> logits = new ArrayList<>();
+        long dataBytes;
+        long decodeBytes;
+        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, weights, options), work, "exported", threads)) {
+            for (long[][] batch : batches) {
+                logits.add(g.runOne(model, batch, null, StateNames.LOGITS));
+            }
+            dataBytes = g.dataBytes();
+            decodeBytes = Long.parseLong(g.metadata(NemotronHGraph.DECODE_BYTES_KEY));
+        }
+        Metrics m = measure(logits);
+        return new ExportMetrics(m.kl(), m.nll(), dataBytes, decodeBytes);
+    }
+
+    /** KL(fp32 ‖ exported) and NLL (nats per token), weight bytes on disk and read per batch-1 decode step. */
+    public record ExportMetrics(double kl, double nll, long dataBytes, long decodeBytesPerToken) {
     }
 
     private Metrics measure(List<float[]> logits) {

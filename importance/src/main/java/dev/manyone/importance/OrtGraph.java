@@ -109,6 +109,24 @@ final class OrtGraph implements AutoCloseable {
     }
 
     /** Runs one batch and copies out a single output. */
+    /** Bytes of the graph's external data file (its weights), 0 if it has none. */
+    long dataBytes() {
+        try {
+            return data != null && Files.exists(data) ? Files.size(data) : 0;
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
+
+    /** A metadata_props value of the model, or null. */
+    String metadata(String key) {
+        try {
+            return session.getMetadata().getCustomMetadata().get(key);
+        } catch (OrtException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+
     float[] runOne(ModelDescription model, long[][] ids, float[] hidden, String output) {
         try (Outputs o = run(model, ids, hidden, java.util.List.of(output))) {
             return o.get(output);

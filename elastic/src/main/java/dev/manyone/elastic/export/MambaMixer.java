@@ -70,7 +70,7 @@ final class MambaMixer {
         int h = m.hidden();
         int gn = groups * n;
         // [T, 2·d_inner + 2·G·N + heads]
-        String proj = graph.linear(u, graph.weight(TensorNames.inProj(i), 2L * dInner + 2L * gn + heads, h));
+        String proj = graph.linear(u, TensorNames.inProj(i), 2L * dInner + 2L * gn + heads, h);
         List<String> zXbcDt = g.ops("Split", 3, Attrs.none().i("axis", 1), proj,
                 g.constantInt64("split", dInner, convDim, heads));
         String z = zXbcDt.get(0);                                                  // [T, d_inner]
@@ -116,7 +116,7 @@ final class MambaMixer {
         String normed = graph.rmsNorm(gated, graph.weight(TensorNames.mambaNorm(i), groups, dInner / groups),
                 (float) c.layerNormEpsilon());
         // out_proj [H, d_inner]
-        return graph.linear(graph.reshape(normed, -1, dInner), graph.weight(TensorNames.outProj(i), h, dInner));
+        return graph.linear(graph.reshape(normed, -1, dInner), TensorNames.outProj(i), h, dInner);
     }
 
     /** Causal depthwise conv1d with bias and K−1 steps of carried context, then SiLU. xbc [b, s, C] → [b, s, C]. */

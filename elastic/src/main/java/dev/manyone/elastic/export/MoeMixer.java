@@ -91,19 +91,19 @@ final class MoeMixer {
             w = g.op("Div", Attrs.none(), w,
                     g.op("Add", Attrs.none(), sum, g.scalarFloat("eps", (float) MoeConfig.NORM_EPSILON)));
         }
-        w = g.op("Mul", Attrs.none(), w, g.scalarFloat("scale", (float) moe.routedScalingFactor()));
+        String weights = g.op("Mul", Attrs.none(), w, g.scalarFloat("scale", (float) moe.routedScalingFactor()));
 
         // ---- routed experts, dispatched sparsely ----
         String z = moe.hasLatent()
-                ? graph.linear(u, graph.weight(TensorNames.latentIn(i), hm, h))              // [T, L]
+                ? graph.linear(u, TensorNames.latentIn(i), hm, h)                            // [T, L]
                 : u;
-        String routed = switch (Dispatch.current()) {                                       // [T, Hm]
-            case SORTED -> dispatch(z, idx, w, e, k);
-            case DENSE -> denseDispatch(z, idx, w, e);
-            case GATHER -> gatherDispatch(z, idx, w, e, k);
-        };
+        String routed = graph.routed(k, e, () -> switch (Dispatch.current()) {             // [T, Hm]
+            case SORTED -> dispatch(z, idx, weights, e, k);
+            case DENSE -> denseDispatch(z, idx, weights, e);
+            case GATHER -> gatherDispatch(z, idx, weights, e, k);
+        });
         if (moe.hasLatent()) {
-            routed = graph.linear(routed, graph.weight(TensorNames.latentOut(i), h, hm));    // [T, H]
+            routed = graph.linear(routed, TensorNames.latentOut(i), h, hm);                // [T, H]
         }
         // ---- shared expert, on every token ----
         String shared = relu2Mlp(u, TensorNames.sharedUp(i), TensorNames.sharedDown(i), layer.sharedFfn(), h);
@@ -215,11 +215,11 @@ final class MoeMixer {
         return g.op("ReduceSum", Attrs.none().i("keepdims", 0), weighted, g.constantInt64("axes", 1)); // [T, Hm]
     }
 
-    /** down(relu(up(x))²): up [f, width], down [width, f]. */
+    /** down(relu(up(x))²): up [f, width], down [width, f]; quantized like every linear in int8/int4 exports. */
     private String relu2Mlp(String x, String upName, String downName, int f, int width) {
-        String up = graph.linear(x, graph.weight(upName, f, width));                         // [n, f]
+        String up = graph.linear(x, upName, f, width);                                       // [n, f]
         String r = g.op("Relu", Attrs.none(), up);
         String sq = g.op("Mul", Attrs.none(), r, r);
-        return graph.linear(sq, graph.weight(downName, width, f));                           // [n, width]
+        return graph.linear(sq, downName, width, f);                                         // [n, width]
     }
 }

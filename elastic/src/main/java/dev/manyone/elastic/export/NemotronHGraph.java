@@ -36,6 +36,8 @@ public final class NemotronHGraph {
     final GraphBuilder g;
     /** Shape(input_ids) = [batch, seq], int64. */
     String batchSeq;
+    /** Weight bytes a batch-1 decode step reads (one embedding row, every other weight once). */
+    private long bytesPerToken;
 
     ExportOptions options() {
         return options;
@@ -58,8 +60,16 @@ public final class NemotronHGraph {
             x = b.layer(layer, x);
         }
         b.head(x);
+        b.g.metadata(DECODE_BYTES_KEY, Long.toString(b.bytesPerToken));
         return b.g;
     }
+
+    /**
+     * metadata_props key of the weight bytes a batch-1 decode step reads: the stored bytes of every weight (packed
+     * codes and scales for INT8/INT4), one row of the embedding table, and for FP16 also the fp32 copy each per-call
+     * Cast writes and the next op reads (so FP16 reads 1.5× the bytes of FP32, plus 1× written by the Casts).
+     */
+    public static final String DECODE_BYTES_KEY = "manyone.decode_weight_bytes_per_token";
 
     /**
      * One part of the model as its own graph, for layer-streamed runs that hold one layer's weights at a time:
@@ -93,10 +103,41 @@ public final class NemotronHGraph {
     public static final String HIDDEN_IN = "hidden_in";
     public static final String HIDDEN_OUT = "hidden_out";
 
-    /** [V, H] gathered → [T, H] (embeddings are not scaled). */
+    /**
+     * [V, H] gathered → [T, H] (embeddings are not scaled). FP16 gathers the fp16 rows and casts only them; INT8/INT4
+     * gather from the block-quantized table with com.microsoft {@code GatherBlockQuantized} (gather_axis 0,
+     * quantize_axis 1), so the table stays quantized in memory and a token reads one packed row.
+     */
     private String embed(String ids) {
         int h = model.hidden();
-        String x = g.op("Gather", Attrs.none().i("axis", 0), weight(TensorNames.EMBEDDINGS, model.vocab(), h), ids);
+        String x;
+        if (options.weights().quantized()) {
+            BlockQuantizer q = quantizer(TensorNames.EMBEDDINGS);
+            if (q.bits() == 4 && h % 2 != 0) {
+                // 4-bit rows are packed two codes a byte and the op infers the row length from the packed bytes
+                // (2 · bytes), so an odd width cannot be 4-bit: keep the table at 8 bits
+                q = new BlockQuantizer(8, q.blockSize());
+            }
+            QuantizedWeight qw = new QuantizedWeight(weights, TensorNames.EMBEDDINGS, model.vocab(), h, q);
+            // data uint8 [V, ceil(H·bits/8)] (4-bit: two codes a byte, low nibble first); scales float [V, ceil(H/block)]
+            String data = g.initializer(TensorNames.EMBEDDINGS, ElemType.UINT8, new long[] {model.vocab(), q.rowBytes(h)},
+                    qw.codes(false));
+            String scales = g.initializer(TensorNames.EMBEDDINGS + "_scales", ElemType.FLOAT,
+                    new long[] {model.vocab(), q.blocks(h)}, qw.scales());
+            x = g.msOp("GatherBlockQuantized", Attrs.none().i("gather_axis", 0).i("quantize_axis", 1)
+                    .i("block_size", q.blockSize()).i("bits", q.bits()), data, ids, scales);
+            bytesPerToken += q.rowBytes(h) + q.blocks(h) * 4L;
+        } else if (options.weights() == ExportOptions.Weights.FP16) {
+            String table = g.initializer(TensorNames.EMBEDDINGS, ElemType.FLOAT16, new long[] {model.vocab(), h},
+                    weights.tensor(TensorNames.EMBEDDINGS, true));
+            x = g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), g.op("Gather", Attrs.none().i("axis", 0), table, ids));
+            bytesPerToken += 2L * h;
+        } else {
+            String table = g.initializer(TensorNames.EMBEDDINGS, ElemType.FLOAT, new long[] {model.vocab(), h},
+                    weights.tensor(TensorNames.EMBEDDINGS, false));
+            x = g.op("Gather", Attrs.none().i("axis", 0), table, ids);
+            bytesPerToken += 4L * h;
+        }
         x = reshape(x, -1, h);
         probe(Probes.EMBED, x, h);
         return x;
@@ -125,7 +166,7 @@ public final class NemotronHGraph {
         String normed = rmsNorm(x, weight(TensorNames.NORM_F, h), (float) model.config().layerNormEpsilon());
         probe(Probes.NORM_F, normed, h);
         String lmHead = model.tied() ? TensorNames.EMBEDDINGS : TensorNames.LM_HEAD;
-        named(linear(normed, weight(lmHead, model.vocab(), h)), StateNames.LOGITS, model.vocab()); // [T, V]
+        named(linear(normed, lmHead, model.vocab(), h), StateNames.LOGITS, model.vocab()); // [T, V]
     }
 
     /** With probes on, [T, width] becomes the graph output {@code name} [batch, seq, width]. */
@@ -148,9 +189,9 @@ public final class NemotronHGraph {
         int hd = model.headDim();
         int kv = model.kvHeads();
         int heads = layer.attentionHeads();
-        String q = toBatchSeq(linear(u, weight(TensorNames.qProj(i), (long) heads * hd, h)), (long) heads * hd);
-        String k = toBatchSeq(linear(u, weight(TensorNames.kProj(i), (long) kv * hd, h)), (long) kv * hd);
-        String v = toBatchSeq(linear(u, weight(TensorNames.vProj(i), (long) kv * hd, h)), (long) kv * hd);
+        String q = toBatchSeq(linear(u, TensorNames.qProj(i), (long) heads * hd, h), (long) heads * hd);
+        String k = toBatchSeq(linear(u, TensorNames.kProj(i), (long) kv * hd, h), (long) kv * hd);
+        String v = toBatchSeq(linear(u, TensorNames.vProj(i), (long) kv * hd, h), (long) kv * hd);
         String pastK = g.input(StateNames.pastKey(i), ElemType.FLOAT, "batch", (long) kv, "past_seq", (long) hd);
         String pastV = g.input(StateNames.pastValue(i), ElemType.FLOAT, "batch", (long) kv, "past_seq", (long) hd);
         String y = g.unusedName("attn" + i);
@@ -181,18 +222,18 @@ public final class NemotronHGraph {
         // [batch, seq, heads·hd] → [T, heads·hd] → o_proj [H, heads·hd]
         String attnOut = reshape(y, -1, (long) heads * hd);
         probe(Probes.attention(i), attnOut, (long) heads * hd);
-        return linear(attnOut, weight(TensorNames.oProj(i), h, (long) heads * hd));
+        return linear(attnOut, TensorNames.oProj(i), h, (long) heads * hd);
     }
 
     /** down_proj(relu(up_proj(x))²). */
     private String mlp(LayerSpec layer, String u) {
         int i = layer.index();
         int h = model.hidden();
-        String up = linear(u, weight(TensorNames.upProj(i), layer.ffn(), h)); // [T, F]
+        String up = linear(u, TensorNames.upProj(i), layer.ffn(), h); // [T, F]
         String r = g.op("Relu", Attrs.none(), up);
         String sq = g.op("Mul", Attrs.none(), r, r);
         probe(Probes.ffn(i), sq, layer.ffn());
-        return linear(sq, weight(TensorNames.downProj(i), h, layer.ffn())); // [T, H]
+        return linear(sq, TensorNames.downProj(i), h, layer.ffn()); // [T, H]
     }
 
     // ------------------------------------------------------------------------------------------ helpers
@@ -201,10 +242,20 @@ public final class NemotronHGraph {
         return model;
     }
 
-    /** A weight initializer with the given dims (which may regroup the stored shape, e.g. [G, d_inner/G]). */
+    /**
+     * A weight initializer with the given dims (which may regroup the stored shape, e.g. [G, d_inner/G]): fp16 for
+     * FP16 exports (cast to fp32 in the graph, per call), fp32 otherwise, INT8/INT4 included (norms, conv1d, A_log, D
+     * and dt_bias are never quantized; linear layers go through {@link #linear(String, String, long, long)}).
+     */
     String weight(String name, long... dims) {
         boolean fp16 = options.weights() == ExportOptions.Weights.FP16;
         String w = g.initializer(name, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, weights.tensor(name, fp16));
+        long n = 1;
+        for (long d : dims) {
+            n *= d;
+        }
+        // a decode step reads the stored weight; fp16 also reads the fp32 copy its Cast writes
+        bytesPerToken += fp16 ? 6 * n : 4 * n;
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
     }
 
@@ -224,12 +275,57 @@ public final class NemotronHGraph {
 
     /** A weight initializer kept in fp32 whatever the export dtype (the MoE router and its correction bias). */
     String weightF32(String name, long... dims) {
+        long n = 1;
+        for (long d : dims) {
+            n = Math.multiplyExact(n, d);
+        }
+        bytesPerToken += 4 * n;
         return g.initializer(name, ElemType.FLOAT, dims, weights.tensor(name, false));
     }
 
-    /** x [T, in] · W[out, in]ᵀ → [T, out]. */
+    /**
+     * Builds weights of which a decode step reads only {@code read} of {@code of} (the k chosen of E routed experts):
+     * the bytes they add to the per-token count are scaled by read/of. Not for fp16: its per-call Casts convert every
+     * expert's weights whether or not a token is routed to it, so an fp16 MoE export reads them all.
+     */
+    <T> T routed(int read, int of, java.util.function.Supplier<T> build) {
+        long before = bytesPerToken;
+        T out = build.get();
+        if (options.weights() != ExportOptions.Weights.FP16) {
+            bytesPerToken = before + (bytesPerToken - before) * read / of;
+        }
+        return out;
+    }
+
+    /** x [T, in] · W[out, in]ᵀ → [T, out], W an initializer made by {@link #weight}. */
     String linear(String x, String w) {
         return g.op("Gemm", Attrs.none().i("transB", 1), x, w);
+    }
+
+    /**
+     * x [T, in] · W[out, in]ᵀ → [T, out] for the canonical linear weight {@code name} [out, in]: a Gemm on the float
+     * weight, or, for INT8/INT4 exports, com.microsoft {@code MatMulNBits} with N = out, K = in, which takes the
+     * [out, in] layout as it is ("B … (N, k_blocks, blob_size)"), symmetric (no zero_points input: the default zero
+     * point 2^(bits−1)), the bits of {@link ExportOptions.Quantization#bits} and the export's block size and
+     * accuracy_level.
+     */
+    String linear(String x, String name, long out, long in) {
+        if (!options.weights().quantized()) {
+            return linear(x, weight(name, out, in));
+        }
+        BlockQuantizer q = quantizer(name);
+        QuantizedWeight qw = new QuantizedWeight(weights, name, out, in, q);
+        // B uint8 [N, k_blocks, blob_size]; scales float [N · k_blocks]
+        String b = g.initializer(name, ElemType.UINT8, new long[] {out, q.blocks(in), q.blobSize()}, qw.codes(true));
+        String scales = g.initializer(name + "_scales", ElemType.FLOAT, new long[] {out * q.blocks(in)}, qw.scales());
+        bytesPerToken += out * (q.paddedRowBytes(in) + q.blocks(in) * 4L);
+        return g.msOp("MatMulNBits", Attrs.none().i("K", in).i("N", out).i("bits", q.bits())
+                .i("block_size", q.blockSize()).i("accuracy_level", options.quantization().accuracyLevel()), x, b, scales);
+    }
+
+    private BlockQuantizer quantizer(String name) {
+        ExportOptions.Quantization q = options.quantization();
+        return new BlockQuantizer(q.bits(options.weights(), name), q.blockSize());
     }
 
     /** RMSNormalization over the last axis (opset 23): x · rsqrt(mean(x²) + eps) · scale. */

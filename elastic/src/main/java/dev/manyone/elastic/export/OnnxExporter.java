@@ -13,8 +13,10 @@ import java.nio.channels.WritableByteChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * Writes an exported model directory: {@code model.onnx} (graph, small), {@code model.onnx.data} (the weights,
@@ -41,11 +43,14 @@ public final class OnnxExporter {
         for (var t : model.expectedTensors()) {
             total += t.elementCount() * (options.weights() == ExportOptions.Weights.FP16 ? 2 : 4);
         }
-        GraphBuilder graph = NemotronHGraph.build(model, new Counting(weights, progress), options);
+        GraphBuilder graph = NemotronHGraph.build(model, new Counting(weights, progress, new HashSet<>()), options);
         provenance.forEach(graph::metadata);
         graph.metadata("manyone.mamba", options.mamba().name().toLowerCase());
         graph.metadata("manyone.weights", options.weights().name().toLowerCase());
         graph.metadata("manyone.attention", options.attention().name().toLowerCase());
+        if (options.weights().quantized()) {
+            graph.metadata("manyone.quantization", options.quantization().describe(options.weights()));
+        }
         OnnxWriter.Result written;
         progress.start("export", total);
         try (AtomicDirectory out = AtomicDirectory.create(target, overwrite)) {
@@ -63,11 +68,17 @@ public final class OnnxExporter {
         return new Result(target, written.onnxBytes(), written.dataBytes());
     }
 
-    /** Reports each weight's bytes to the progress bar as it is written. */
-    private record Counting(WeightSource inner, Progress progress) implements WeightSource {
+    /**
+     * Reports each weight's bytes to the progress bar as it is read, once per weight (a quantized weight is read twice,
+     * for its codes and for its scales).
+     */
+    private record Counting(WeightSource inner, Progress progress, Set<String> done) implements WeightSource {
         @Override
         public TensorData tensor(String name, boolean fp16) {
             TensorData data = inner.tensor(name, fp16);
+            if (!done.add(name)) {
+                return data;
+            }
             return new TensorData() {
                 @Override
                 public long byteSize() {

@@ -5,6 +5,7 @@ import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.ParamCount;
 import dev.manyone.elastic.export.DeploymentConfig;
+import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.JsonFiles;
 
@@ -126,7 +127,7 @@ public final class Bench {
      * @param decodeSteps           timed decode calls per run
      * @param decodePrefix          untimed prefill before them
      * @param decodeTokensPerSecond decode calls per second
-     * @param weightBytes           bytes of the weights (see {@link #weightBytes(Path)})
+     * @param weightBytes           weight bytes a decode step reads (see {@link #decodeBytesPerToken})
      * @param bandwidth             this machine's measured memory read bandwidth
      * @param weightBytesPerSecond  weightBytes × median decode tokens/s
      * @param rooflineRatio         weightBytesPerSecond ÷ bandwidth bytes/s
@@ -280,27 +281,22 @@ public final class Bench {
     }
 
     /**
-     * Bytes a batch-1 decode step reads: {@link #weightBytes} less the routed experts a token is not routed to
-     * (for an MoE model, E − k experts per MoE layer, at the export's bytes per weight); equal to weightBytes for a
-     * dense model. The MoE graph slices each expert's rows by the tokens routed to it, so an unchosen expert's
-     * weights are not read (docs/moe.md).
+     * The weight bytes one batch-1 decode step reads, as the exporter recorded them in the model's metadata
+     * ({@code NemotronHGraph.DECODE_BYTES_KEY}): every stored weight once (packed codes and scales for int8/int4), one
+     * embedding row, and for fp16 also the fp32 copy each per-call Cast writes and the next op reads. Exports made
+     * before that key existed fall back to {@link #weightBytes(Path)}.
      */
-    public static long decodeWeightBytes(Path dir) {
-        long all = weightBytes(dir);
-        Path config = dir.resolve("config.json");
-        if (!Files.isRegularFile(config)) {
-            return all;
+    public static long decodeBytesPerToken(OnnxDecoder decoder) {
+        String v = decoder.metadata(NemotronHGraph.DECODE_BYTES_KEY);
+        if (v == null) {
+            return weightBytes(decoder.dir());
         }
-        ParamCount p = ModelDescription.of(NemotronHConfig.read(config)).params();
-        long inactive = p.total() - p.active();
-        if (inactive == 0) {
-            return all;
+        try {
+            return Long.parseLong(v);
+        } catch (NumberFormatException e) {
+            throw new FormatException(decoder.dir().resolve(decoder.contract().onnxFile()),
+                    NemotronHGraph.DECODE_BYTES_KEY + ": expected a byte count, found '" + v + "'");
         }
-        int bytesPerWeight = switch (DeploymentConfig.read(dir).weights()) {
-            case "fp16" -> 2;
-            default -> 4;
-        };
-        return Math.max(1, all - Math.multiplyExact(inactive, bytesPerWeight));
     }
 
     /** {@code model.context_length} of the export's genai_config.json. */

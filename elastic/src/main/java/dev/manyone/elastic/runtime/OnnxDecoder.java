@@ -152,6 +152,15 @@ public final class OnnxDecoder implements AutoCloseable {
         }
     }
 
+    /** A metadata_props value of the model (e.g. {@code NemotronHGraph.DECODE_BYTES_KEY}), or null. */
+    public String metadata(String key) {
+        try {
+            return session.getMetadata().getCustomMetadata().get(key);
+        } catch (OrtException e) {
+            throw new IllegalStateException("ONNX Runtime failed: " + e.getMessage(), e);
+        }
+    }
+
     @Override
     public void close() {
         try {

@@ -104,6 +104,42 @@ class BenchTest {
         }
     }
 
+    /**
+     * Bytes read per decode step, counted from the model's tensor shapes: fp32 reads every weight once (4 bytes an
+     * element) but only one row of the embedding table; fp16 reads the 2-byte weight and the 4-byte copy its Cast
+     * writes; int8/int4 read packed codes and scales. No timing.
+     */
+    @Test
+    void decodeBytesPerTokenCountsWhatAStepReads() throws Exception {
+        Path checkpoint = tmp.resolve("tiny");
+        long elements = 0;
+        long h;
+        long v;
+        try (Checkpoint cp = Checkpoint.open(checkpoint)) {
+            for (var t : cp.model().expectedTensors()) {
+                elements += t.elementCount();
+            }
+            h = cp.model().hidden();
+            v = cp.model().vocab();
+            for (ExportOptions.Weights w : ExportOptions.Weights.values()) {
+                Path out = tmp.resolve("bytes-" + w);
+                OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), new ExportOptions(ExportOptions.Mamba.CONTRIB, w),
+                        out, false, Map.of(), List.of(), "test", Progress.NONE);
+            }
+        }
+        long table = v * h;
+        java.util.Map<ExportOptions.Weights, Long> bytes = new java.util.EnumMap<>(ExportOptions.Weights.class);
+        for (ExportOptions.Weights w : ExportOptions.Weights.values()) {
+            try (OnnxDecoder d = OnnxDecoder.open(tmp.resolve("bytes-" + w), 1)) {
+                bytes.put(w, Bench.decodeBytesPerToken(d));
+            }
+        }
+        assertEquals(4 * (elements - table) + 4 * h, bytes.get(ExportOptions.Weights.FP32));
+        assertEquals(6 * (elements - table) + 2 * h, bytes.get(ExportOptions.Weights.FP16));
+        assertTrue(bytes.get(ExportOptions.Weights.INT8) < bytes.get(ExportOptions.Weights.FP32) / 3, bytes.toString());
+        assertTrue(bytes.get(ExportOptions.Weights.INT4) < bytes.get(ExportOptions.Weights.INT8), bytes.toString());
+    }
+
     @Test
     void optionsAreValidated() {
         assertThrows(IllegalArgumentException.class, () -> new Bench.Options(new int[] {}, 4, 1, 1));

@@ -207,6 +207,14 @@ public final class OpSchemas {
         // LinearAttention: recurrent linear attention; packed (B,T,H*D) q/k/v, state (B,H_kv,d_k,d_v).
         ms("LinearAttention", "query key value past_state? decay? beta?", "output present_state",
                 "q_num_heads:INT!, kv_num_heads:INT!, update_rule:STRING, scale:FLOAT, chunk_size:INT, state_window:INT");
+        // MatMulNBits (docs/ContribOperators.md): Y = A · dequantize(B)ᵀ; B uint8 (N, k_blocks, blob_size), scales
+        // (N · k_blocks or N, k_blocks), zero_points "Defaults to 2^(bits-1)" when omitted; K, N, block_size required.
+        ms("MatMulNBits", "A B scales zero_points? g_idx? bias?", "Y",
+                "K:INT!, N:INT!, bits:INT, block_size:INT!, accuracy_level:INT");
+        // GatherBlockQuantized: a Gather of block-quantized data (uint8: gather_axis 0, bits 2/4/8 packed low bits
+        // first along the last axis; without zero_points "2^(bits-1) for uint8"), dequantized with scales.
+        ms("GatherBlockQuantized", "data indices scales zero_points?", "output",
+                "bits:INT, block_size:INT, gather_axis:INT, quantize_axis:INT");
         // GroupQueryAttention: BNSH past/present, seqlens_k = total_len - 1 (int32), total_sequence_length scalar.
         ms("GroupQueryAttention", "query key? value? past_key? past_value? seqlens_k total_sequence_length cos_cache? "
                         + "sin_cache? position_ids? attention_bias? head_sink? k_scale? v_scale? q_norm_weight? k_norm_weight?",
