@@ -65,7 +65,7 @@ final class ExportCommand implements Callable<Integer> {
             provenance.put("manyone.version", Version.get());
             provenance.put("manyone.source", checkpoint.toAbsolutePath().normalize().getFileName().toString());
             provenance.put("manyone.source_sha256", CheckpointHash.sha256(cp)); // same for a package and its directory
-            r = OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), options, output, force, provenance,
+            r = OnnxExporter.export(cp.model(), CheckpointWeights.of(cp), options, output, force, provenance,
                     cp.sideFileEntries(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
         }
         double seconds = (System.nanoTime() - start) / 1e9;

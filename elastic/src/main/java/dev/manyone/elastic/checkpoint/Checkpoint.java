@@ -2,6 +2,7 @@ package dev.manyone.elastic.checkpoint;
 
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.WeightLayout;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.Progress;
 import dev.manyone.formats.Safetensors;
@@ -9,6 +10,7 @@ import dev.manyone.formats.SideFiles;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.pack.PackageEntry;
 import dev.manyone.formats.pack.PackageFile;
+import dev.manyone.formats.quant.QuantizationConfig;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,8 +44,9 @@ public final class Checkpoint implements AutoCloseable {
 
     /**
      * Opens a checkpoint directory or package. Reads and validates config.json and the safetensors headers (of a
-     * package also its structure and manifest, see {@link PackageFile#open}); does not check the tensors against the
-     * config (see {@link ModelDescription#check}).
+     * package also its structure and manifest, see {@link PackageFile#open}) and, for a quantized checkpoint,
+     * config.json's {@code quantization_config} against {@code hf_quant_config.json} ({@link QuantizationConfig#read});
+     * does not check the tensors against the config (see {@link ModelDescription#check}).
      */
     public static Checkpoint open(Path dir) {
         if (!Files.exists(dir)) {
@@ -61,7 +64,8 @@ public final class Checkpoint implements AutoCloseable {
             throw new FormatException(dir, "expected a checkpoint directory (config.json + *.safetensors) or a package, found neither");
         }
         NemotronHConfig config = NemotronHConfig.read(dir.resolve("config.json"));
-        ModelDescription model = ModelDescription.of(config);
+        // config.json's quantization_config and hf_quant_config.json, which must agree
+        ModelDescription model = ModelDescription.of(config, WeightLayout.of(QuantizationConfig.read(dir)));
         TensorSource tensors = Safetensors.open(dir);
         Path abs = dir.toAbsolutePath().normalize();
         String name = abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
