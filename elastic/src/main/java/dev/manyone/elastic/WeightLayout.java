@@ -160,6 +160,18 @@ public final class WeightLayout {
                     + "quantization_config (" + algo + ") quantizes module " + x + " (it is not in exclude_modules)");
             return;
         }
+        long[] logical = e.shape();
+        String scale = x + QuantizedLinear.WEIGHT_SCALE;
+        if (src.find(scale).isEmpty()) {
+            out.add("missing tensor " + scale + " " + algo.scaleDType() + " " + Arrays.toString(algo.scaleShape(logical[0],
+                    logical[1])) + " (the " + algo + " weight scale of " + x + ")");
+            return;
+        }
+        String scale2 = x + QuantizedLinear.WEIGHT_SCALE_2;
+        if (algo.hasSecondScale() && src.find(scale2).isEmpty()) {
+            out.add("missing tensor " + scale2 + " F32 [] (the NVFP4 second-level scale of " + x + ")");
+            return;
+        }
         try {
             QuantizedLinear q = linear(e, src);
             if (q.inputScale() == null) {
