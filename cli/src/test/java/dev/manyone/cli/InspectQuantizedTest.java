@@ -1,0 +1,78 @@
+package dev.manyone.cli;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code inspect} of the golden quantized parents (golden README, "Quantized checkpoints (FP8, NVFP4)"): valid, tiny-moe's
+ * 303,968 parameters, the scheme and the modules and tensors quantized vs kept, in text and --json; a
+ * {@code kv_cache_quant_algo} is reported, not refused; {@code export} of a quantized parent works at fp16.
+ */
+class InspectQuantizedTest {
+    /** Mamba in/out (layers 0, 2, 5), MLP up/down (7), 8 experts' and the shared expert's up/down (1, 4, 6). */
+    static final int QUANTIZED_MODULES = 3 * 2 + 2 + 3 * 8 * 2 + 3 * 2;
+    /** lm_head, attention q/k/v/o (3), the routers' gate (1, 4, 6). */
+    static final int KEPT_MODULES = 1 + 4 + 3;
+
+    @Test
+    void goldenQuantizedParents() throws Exception {
+        for (String algo : new String[] {"FP8", "NVFP4"}) {
+            Path dir = CliRun.golden().resolve("tiny-moe-" + algo.toLowerCase(java.util.Locale.ROOT));
+            JsonNode r = InspectCommandTest.inspectJson(dir);
+            assertTrue(r.get("valid").asBoolean(), r.toString());
+            assertEquals(303_968, r.get("params").get("total").asLong()); // "the parent has tiny-moe's 303,968"
+            JsonNode q = r.get("quantization");
+            assertEquals("modelopt", q.get("quant_method").asText());
+            assertEquals(algo, q.get("quant_algo").asText());
+            assertEquals(algo.equals("NVFP4") ? 16 : 0, q.get("group_size").asInt());
+            assertTrue(q.get("kv_cache_quant_algo").isNull());
+            assertEquals(QUANTIZED_MODULES, q.get("quantized_modules").asInt());
+            assertEquals(KEPT_MODULES, q.get("kept_modules").asInt());
+            int perModule = algo.equals("NVFP4") ? 4 : 3;
+            assertEquals(QUANTIZED_MODULES * perModule, q.get("quantized_tensors").asInt());
+            assertEquals(r.get("tensors").asInt(), q.get("quantized_tensors").asInt() + q.get("kept_tensors").asInt());
+            assertEquals(12, q.get("exclude_modules").size());
+            assertEquals(0, r.get("values").get("nan").asLong());
+            assertEquals(QUANTIZED_MODULES, r.get("dtypes").get(algo.equals("FP8") ? "F8_E4M3" : "U8").asInt());
+
+            CliRun text = CliRun.of("inspect", dir.toString());
+            assertEquals(0, text.code(), text.toString());
+            assertTrue(text.out().contains("quantized    " + algo + " (ModelOpt"), text.out());
+            assertTrue(text.out().contains(QUANTIZED_MODULES + " linear modules quantized"), text.out());
+            assertTrue(text.out().contains("validation   ok"), text.out());
+        }
+        JsonNode plain = InspectCommandTest.inspectJson(CliRun.golden().resolve("tiny-moe"));
+        assertTrue(plain.get("quantization").isNull());
+    }
+
+    @Test
+    void kvCacheQuantAlgoIsReported(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("nvfp4");
+        Surgery.copyDir(CliRun.golden().resolve("tiny-moe-nvfp4"), dir);
+        ErrorCatalogueTest.replaceIn(dir.resolve("hf_quant_config.json"), "\"kv_cache_quant_algo\": null", "\"kv_cache_quant_algo\": \"FP8\"");
+        JsonNode r = InspectCommandTest.inspectJson(dir);
+        assertTrue(r.get("valid").asBoolean());
+        assertEquals("FP8", r.get("quantization").get("kv_cache_quant_algo").asText());
+        CliRun text = CliRun.of("inspect", dir.toString());
+        assertTrue(text.out().contains("KV cache FP8 (data only: manyone keeps it in fp32)"), text.out());
+    }
+
+    @Test
+    void exportOfAQuantizedParentAtFp16(@TempDir Path tmp) throws Exception {
+        Path out = tmp.resolve("onnx");
+        CliRun run = CliRun.of("export", CliRun.golden().resolve("tiny-moe-nvfp4").toString(), "-o", out.toString(),
+                "--dtype", "fp16", "--no-progress");
+        assertEquals(0, run.code(), run.toString());
+        assertTrue(Files.exists(out.resolve("model.onnx.data")));
+        assertFalse(Files.exists(out.resolve("hf_quant_config.json")));
+        assertFalse(Files.readString(out.resolve("config.json")).contains("quantization_config"));
+    }
+}
