@@ -43,6 +43,15 @@ class InspectQuantizedTest {
             assertEquals(0, r.get("values").get("nan").asLong());
             assertEquals(QUANTIZED_MODULES, r.get("dtypes").get(algo.equals("FP8") ? "F8_E4M3" : "U8").asInt());
 
+            // config.json alone: the same scheme and module counts, and a weight-memory estimate that agrees with the
+            // bytes actually stored (within the F32 correction biases, counted at BF16)
+            JsonNode c = InspectCommandTest.inspectJson(dir.resolve("config.json"));
+            assertEquals(algo, c.get("quantization").get("quant_algo").asText());
+            assertEquals(QUANTIZED_MODULES, c.get("quantization").get("quantized_modules").asInt());
+            long stored = r.get("memory").get("weights_bytes").asLong();
+            long estimated = c.get("memory").get("weights_bytes").asLong();
+            assertTrue(Math.abs(stored - estimated) <= 3 * 8 * 2, stored + " stored vs " + estimated + " estimated");
+
             CliRun text = CliRun.of("inspect", dir.toString());
             assertEquals(0, text.code(), text.toString());
             assertTrue(text.out().contains("quantized    " + algo + " (ModelOpt"), text.out());

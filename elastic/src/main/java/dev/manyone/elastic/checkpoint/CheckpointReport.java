@@ -153,7 +153,9 @@ public record CheckpointReport(
 
     /**
      * The report of a config.json alone (no weights): the architecture, exact parameter counts and the memory
-     * estimate at BF16 weights, with nothing stored to check.
+     * estimate at BF16 weights (for a quantized config: the quantized modules at their stored size, FP8 one byte a
+     * weight, NVFP4 half a byte plus one E4M3 block scale per 16, and two F32 scalars per module), with nothing stored
+     * to check.
      */
     public static CheckpointReport ofConfig(Path configFile, NemotronHConfig config, int batch, long context) {
         ModelDescription model = ModelDescription.of(config);
@@ -162,10 +164,18 @@ public record CheckpointReport(
         for (LayerSpec l : model.layers()) {
             layers.add(new Layer(l, widths(l, model), params.perLayer().get(l.index())));
         }
+        Quantization quantization = configQuantization(model);
+        MemoryEstimate memory = model.memory(DType.BF16, batch, context, DType.F32);
+        if (quantization != null) {
+            long q = quantization.quantizedParams();
+            long stored = quantization.algo().equals("FP8") ? q : q / 2 + q / 16;
+            long scalars = 2L * 4 * quantization.quantizedModules(); // weight_scale or weight_scale_2, input_scale
+            long weights = (params.total() - q) * DType.BF16.size() + stored + scalars;
+            memory = new MemoryEstimate(weights, memory.kvCacheBytes(), memory.mambaStateBytes());
+        }
         return new CheckpointReport(configFile, config.hybridOverridePattern(), model.hidden(), model.vocab(),
-                List.copyOf(layers), params, 0, Map.of(), 0, 0, batch, context,
-                model.memory(DType.BF16, batch, context, DType.F32), List.of(), List.of(), List.of(), true,
-                configQuantization(model));
+                List.copyOf(layers), params, 0, Map.of(), 0, 0, batch, context, memory, List.of(), List.of(), List.of(),
+                true, quantization);
     }
 
     /** For a config.json alone: the scheme and module counts its quantization_config implies (no tensors). */
