@@ -31,6 +31,10 @@ import java.util.concurrent.Callable;
             "fastest) or portable (standard ONNX ops only: Conv + Scan). --dtype fp16 stores half-precision",
             "weights (half the size); they are cast to fp32 inside the graph.",
             "",
+            "A ModelOpt FP8 or NVFP4 checkpoint is dequantized while it is written (each weight the float64",
+            "product of its code and scales, rounded once to fp32, then to fp16 with --dtype fp16; input_scale",
+            "is not used): the output is a float model, its config.json without quantization_config.",
+            "",
             "Example:  manyone export ./child -o ./child-onnx --dtype fp16"})
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")

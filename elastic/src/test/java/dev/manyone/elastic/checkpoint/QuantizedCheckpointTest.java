@@ -248,6 +248,30 @@ class QuantizedCheckpointTest {
         assertTrue(e.getMessage().contains("quantization.quant_algo: expected \"FP8\""), e.getMessage());
     }
 
+    /**
+     * {@code kv_cache_quant_algo} is data: with it set, the KV-cache scales ModelOpt writes beside k_proj and v_proj are
+     * read past (manyone keeps the KV cache in fp32); without it they are unexpected.
+     */
+    @Test
+    void kvCacheScalesAreReadPastWhenTheConfigSaysSo() throws Exception {
+        Map<String, Object[]> kv = new LinkedHashMap<>();
+        kv.put("backbone.layers.3.mixer.k_proj.k_scale", new Object[] {DType.F32, new long[0], f32(0.25f)});
+        kv.put("backbone.layers.3.mixer.v_proj.v_scale", new Object[] {DType.F32, new long[0], f32(0.5f)});
+        Path dir = copy("tiny-moe-fp8", kv);
+        List<String> without = problems(dir);
+        assertEquals(2, without.size(), without.toString());
+        assertTrue(without.get(0).startsWith("unexpected tensor backbone.layers.3.mixer.k_proj.k_scale"), without.toString());
+
+        Path hf = dir.resolve("hf_quant_config.json");
+        Files.writeString(hf, Files.readString(hf).replace("\"kv_cache_quant_algo\": null", "\"kv_cache_quant_algo\": \"FP8\""));
+        try (Checkpoint cp = Checkpoint.open(dir)) {
+            assertEquals(List.of(), cp.model().problems(cp.tensors()));
+            assertEquals(List.of("backbone.layers.3.mixer.k_proj.k_scale", "backbone.layers.3.mixer.v_proj.v_scale"),
+                    cp.model().unusedTensors(cp.tensors()));
+            assertEquals("FP8", CheckpointReport.of(cp, 1, 16).quantization().kvCacheQuantAlgo());
+        }
+    }
+
     private static Map<String, Object[]> mapOfNull(String name) {
         Map<String, Object[]> m = new LinkedHashMap<>();
         m.put(name, null);
