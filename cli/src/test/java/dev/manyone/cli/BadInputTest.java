@@ -136,10 +136,10 @@ class BadInputTest {
     }
 
     @Test
-    void mixtureOfExpertsLayerIsNotSupportedYet() throws IOException {
+    void moeLayerWithoutMoeFieldsIsRefused() throws IOException {
         String text = Files.readString(dir.resolve("config.json")).replace("\"M-M*-M-M*-\"", "\"M-M*-E-M*-\"");
         Files.writeString(dir.resolve("config.json"), text);
-        inspectExpectingBadInput("config.json", "E");
+        inspectExpectingBadInput("config.json", "missing required field \"num_experts_per_tok\"");
     }
 
     @Test

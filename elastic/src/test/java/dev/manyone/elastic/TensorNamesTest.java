@@ -32,6 +32,19 @@ class TensorNamesTest {
         assertEquals("backbone.layers.1.mixer.up_proj.weight", TensorNames.upProj(1));
         assertEquals("backbone.layers.1.mixer.down_proj.weight", TensorNames.downProj(1));
         assertThrows(IllegalArgumentException.class, () -> TensorNames.inProj(-1));
+        // MoE (golden README, "MoE layers (Nemotron 3)")
+        assertEquals("backbone.layers.1.mixer.gate.weight", TensorNames.gate(1));
+        assertEquals("backbone.layers.1.mixer.gate.e_score_correction_bias", TensorNames.correctionBias(1));
+        assertEquals("backbone.layers.1.mixer.experts.7.up_proj.weight", TensorNames.expertUp(1, 7));
+        assertEquals("backbone.layers.1.mixer.experts.7.down_proj.weight", TensorNames.expertDown(1, 7));
+        assertEquals("backbone.layers.1.mixer.shared_experts.up_proj.weight", TensorNames.sharedUp(1));
+        assertEquals("backbone.layers.1.mixer.shared_experts.down_proj.weight", TensorNames.sharedDown(1));
+        assertEquals("backbone.layers.3.mixer.fc1_latent_proj.weight", TensorNames.latentIn(3));
+        assertEquals("backbone.layers.3.mixer.fc2_latent_proj.weight", TensorNames.latentOut(3));
+        assertEquals(true, TensorNames.alwaysF32(TensorNames.correctionBias(1)));
+        assertEquals(false, TensorNames.alwaysF32(TensorNames.gate(1)));
+        assertEquals(true, TensorNames.isMtp("mtp.layers.0.eh_proj.weight"));
+        assertThrows(IllegalArgumentException.class, () -> TensorNames.expertUp(1, -1));
     }
 
     @Test
@@ -55,10 +68,9 @@ class TensorNamesTest {
         assertEquals(LayerKind.MLP, LayerKind.fromSymbol('-', 0, f));
         assertEquals('*', LayerKind.ATTENTION.symbol());
         assertEquals("mlp", LayerKind.MLP.blockType());
-        FormatException e = assertThrows(FormatException.class, () -> LayerKind.fromSymbol('E', 4, f));
-        assertEquals("hybrid_override_pattern: layer 4 is 'E' (mixture of experts), which manyone does not support yet",
-                e.reason());
-        assertEquals("hybrid_override_pattern: layer 2 is 'm', expected one of M, *, -",
+        assertEquals(LayerKind.MOE, LayerKind.fromSymbol('E', 4, f));
+        assertEquals("moe", LayerKind.MOE.blockType());
+        assertEquals("hybrid_override_pattern: layer 2 is 'm', expected one of M, *, -, E",
                 assertThrows(FormatException.class, () -> LayerKind.fromSymbol('m', 2, f)).reason());
     }
 }
