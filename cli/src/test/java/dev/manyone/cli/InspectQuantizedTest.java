@@ -74,6 +74,18 @@ class InspectQuantizedTest {
         assertTrue(text.out().contains("KV cache FP8 (data only: manyone keeps it in fp32)"), text.out());
     }
 
+    /** A package of a quantized parent reads its hf_quant_config.json entry as the directory reads the file. */
+    @Test
+    void packedQuantizedParent(@TempDir Path tmp) throws Exception {
+        Path pkg = tmp.resolve("fp8.manyone");
+        CliRun pack = CliRun.of("pack", CliRun.golden().resolve("tiny-moe-fp8").toString(), "-o", pkg.toString());
+        assertEquals(0, pack.code(), pack.toString());
+        JsonNode r = InspectCommandTest.inspectJson(pkg);
+        assertTrue(r.get("valid").asBoolean(), r.toString());
+        assertEquals("FP8", r.get("quantization").get("quant_algo").asText());
+        assertEquals(QUANTIZED_MODULES, r.get("quantization").get("quantized_modules").asInt());
+    }
+
     @Test
     void exportOfAQuantizedParentAtFp16(@TempDir Path tmp) throws Exception {
         Path out = tmp.resolve("onnx");

@@ -12,6 +12,9 @@ import dev.manyone.formats.pack.PackageEntry;
 import dev.manyone.formats.pack.PackageFile;
 import dev.manyone.formats.quant.QuantizationConfig;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Files;
@@ -75,9 +78,29 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint openPackage(Path file) {
         PackageFile pkg = PackageFile.open(file);
         NemotronHConfig config = NemotronHConfig.parse(pkg.configText(), file.resolve(PackageFile.CONFIG));
-        ModelDescription model = ModelDescription.of(config);
+        ModelDescription model = ModelDescription.of(config, WeightLayout.of(packedQuantization(pkg, file, config)));
         TensorSource tensors = pkg.tensors();
         return new Checkpoint(file, pkg.manifest().parent(), pkg, config, model, tensors);
+    }
+
+    /** As {@link QuantizationConfig#read} for a package: its config.json and its hf_quant_config.json entry. */
+    private static Optional<QuantizationConfig> packedQuantization(PackageFile pkg, Path file, NemotronHConfig config) {
+        Optional<QuantizationConfig> fromConfig = QuantizationConfig.fromConfig(config.source(), config.json());
+        for (PackageEntry e : pkg.sideEntries()) {
+            if (e.name().equals(QuantizationConfig.HF_QUANT_CONFIG_FILE)) {
+                Path label = e.label();
+                try {
+                    byte[] bytes = e.readVerified(1 << 20);
+                    JsonNode hf = new ObjectMapper().readTree(bytes);
+                    return QuantizationConfig.agreeing(fromConfig, QuantizationConfig.fromHfQuantConfig(label, hf), label);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+                    throw new FormatException(label, "malformed JSON: " + ex.getOriginalMessage());
+                } catch (IOException ex) {
+                    throw new UncheckedIOException(ex);
+                }
+            }
+        }
+        return fromConfig;
     }
 
     /** The directory, or the package file. */

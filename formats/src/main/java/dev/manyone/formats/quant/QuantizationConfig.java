@@ -102,7 +102,17 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         if (!Files.exists(hf)) {
             return fromConfig;
         }
-        QuantizationConfig fromHf = fromHfQuantConfig(hf, JsonFiles.read(hf, "ModelOpt quantization config"));
+        return agreeing(fromConfig, fromHfQuantConfig(hf, JsonFiles.read(hf, "ModelOpt quantization config")), hf);
+    }
+
+    /**
+     * The quantization of a checkpoint whose config.json's {@code quantization_config} is {@code fromConfig} and whose
+     * {@code hf_quant_config.json} ({@code hfFile}, named in errors) is {@code fromHf}: they must agree on the algo,
+     * the exclude list and (when config.json has one) the KV-cache algo. The result keeps both files' fields.
+     */
+    public static Optional<QuantizationConfig> agreeing(Optional<QuantizationConfig> fromConfig, QuantizationConfig fromHf,
+                                                        Path hfFile) {
+        Path hf = hfFile;
         if (fromConfig.isPresent()) {
             QuantizationConfig c = fromConfig.get();
             if (c.algo != fromHf.algo) {
