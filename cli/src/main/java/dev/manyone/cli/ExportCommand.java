@@ -37,6 +37,10 @@ import java.util.concurrent.Callable;
             "inside the graph on every call, so a decode step reads more bytes than fp32 ('bench' shows the bytes",
             "read per token for each).",
             "",
+            "A ModelOpt FP8 or NVFP4 checkpoint is dequantized while it is written (each weight the float64",
+            "product of its code and scales, rounded once to fp32, then to fp16 with --dtype fp16; input_scale",
+            "is not used): the output is a float model, its config.json without quantization_config.",
+            "",
             "Example:  manyone export ./child -o ./child-onnx --dtype int4 --mamba-proj-bits 8"})
 final class ExportCommand implements Callable<Integer> {
     @Parameters(paramLabel = "CHECKPOINT", description = "Checkpoint directory (config.json + *.safetensors).")
@@ -71,7 +75,7 @@ final class ExportCommand implements Callable<Integer> {
             provenance.put("manyone.version", Version.get());
             provenance.put("manyone.source", checkpoint.toAbsolutePath().normalize().getFileName().toString());
             provenance.put("manyone.source_sha256", CheckpointHash.sha256(cp)); // same for a package and its directory
-            r = OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), options, output, force, provenance,
+            r = OnnxExporter.export(cp.model(), CheckpointWeights.of(cp), options, output, force, provenance,
                     cp.sideFileEntries(), Version.get(), ConsoleProgress.forTerminal(spec.commandLine().getErr(), json || common.noProgress));
         }
         double seconds = (System.nanoTime() - start) / 1e9;

@@ -34,6 +34,12 @@ import java.util.concurrent.Callable;
             "--batch and --context). Every missing, extra or wrongly shaped tensor is listed; the exit code is",
             "then 2. Tensors manyone reads past (an mtp.* multi-token-prediction head) are listed as unused.",
             "",
+            "A ModelOpt-quantized checkpoint (quantization_config quant_method modelopt, FP8 or NVFP4, with",
+            "hf_quant_config.json) is checked as stored: each quantized linear layer as its codes and scales",
+            "(weight, weight_scale, weight_scale_2 for NVFP4, input_scale), the excluded modules as floats.",
+            "The scheme, group size, KV-cache algo and the modules and tensors quantized vs kept are shown;",
+            "parameters count logical weights (an NVFP4 byte is 2, an FP8 byte 1; scales are not parameters).",
+            "",
             "CHECKPOINT may also be a config.json alone (or a directory holding only one): the architecture,",
             "parameters and memory estimate (BF16 weights) are shown without reading any weights.",
             "",
@@ -155,6 +161,18 @@ final class InspectCommand implements Callable<Integer> {
             sb.append(String.format(Locale.ROOT, "%nstored       %,d elements in %d tensors %s, %s on disk%n",
                     r.storedElements(), r.tensorCount(), r.dtypes(), Units.bytes(r.bytesOnDisk())));
         }
+        CheckpointReport.Quantization q = r.quantization();
+        if (q != null) {
+            sb.append(String.format(Locale.ROOT, "quantized    %s (ModelOpt%s), KV cache %s: %d linear modules quantized"
+                    + " (%,d parameters), %d kept unquantized (exclude_modules: %d entries)%n", q.algo(),
+                    q.groupSize() > 0 ? ", blocks of " + q.groupSize() + " input columns" : ", one scale per tensor",
+                    q.kvCacheQuantAlgo() == null ? "not quantized" : q.kvCacheQuantAlgo() + " (data only: manyone keeps it in fp32)",
+                    q.quantizedModules(), q.quantizedParams(), q.keptModules(), q.excludeModules().size()));
+            if (!r.configOnly()) {
+                sb.append(String.format(Locale.ROOT, "             %d tensors quantized (weights and scales), %d kept%n",
+                        q.quantizedTensors(), q.keptTensors()));
+            }
+        }
         var m = r.memory();
         sb.append(String.format(Locale.ROOT, "memory       %s total: weights %s + KV cache %s + Mamba state %s (batch %d, context %d)%n",
                 Units.bytes(m.total()), Units.bytes(m.weightBytes()), Units.bytes(m.kvCacheBytes()),
@@ -169,7 +187,8 @@ final class InspectCommand implements Callable<Integer> {
                     + " exports): %s%n", r.unusedTensors().size(), summarize(r.unusedTensors())));
         }
         if (r.valid()) {
-            sb.append("validation   ok: every tensor present with the shape config.json implies");
+            sb.append("validation   ok: every tensor present with the shape config.json implies"
+                    + (r.quantization() == null ? "" : " (quantized modules as " + r.quantization().algo() + " codes and scales)"));
         } else {
             sb.append("validation   FAILED");
             for (String problem : r.problems()) {
@@ -218,6 +237,33 @@ final class InspectCommand implements Callable<Integer> {
         ObjectNode perKind = params.putObject("per_kind");
         r.params().perKind().forEach((k, v) -> perKind.put(k.blockType(), v));
         o.put("stored_elements", r.storedElements());
+        CheckpointReport.Quantization q = r.quantization();
+        if (q == null) {
+            o.putNull("quantization");
+        } else {
+            ObjectNode qo = o.putObject("quantization");
+            qo.put("quant_method", "modelopt");
+            qo.put("quant_algo", q.algo());
+            if (q.groupSize() > 0) {
+                qo.put("group_size", q.groupSize());
+            } else {
+                qo.putNull("group_size");
+            }
+            if (q.kvCacheQuantAlgo() == null) {
+                qo.putNull("kv_cache_quant_algo");
+            } else {
+                qo.put("kv_cache_quant_algo", q.kvCacheQuantAlgo());
+            }
+            qo.put("quantized_modules", q.quantizedModules());
+            qo.put("kept_modules", q.keptModules());
+            qo.put("quantized_params", q.quantizedParams());
+            if (!r.configOnly()) {
+                qo.put("quantized_tensors", q.quantizedTensors());
+                qo.put("kept_tensors", q.keptTensors());
+            }
+            ArrayNode ex = qo.putArray("exclude_modules");
+            q.excludeModules().forEach(ex::add);
+        }
         o.put("tensors", r.tensorCount());
         ObjectNode dtypes = o.putObject("dtypes");
         r.dtypes().entrySet().stream().sorted(Map.Entry.comparingByKey())

@@ -91,6 +91,19 @@ class ErrorCatalogueTest {
         Surgery.copyDir(CliRun.golden().resolve("tiny-latent-moe"), w.resolve("latent"));
     }
 
+    /** {@code {W}/fp8}, {@code {W}/nvfp4}: copies of the golden quantized parents tiny-moe-fp8 and tiny-moe-nvfp4. */
+    static void quantizedParent(Path w, String algo) throws IOException {
+        Surgery.copyDir(CliRun.golden().resolve("tiny-moe-" + algo), w.resolve(algo));
+    }
+
+    static void replaceIn(Path file, String from, String to) throws IOException {
+        String s = Files.readString(file, StandardCharsets.UTF_8);
+        if (!s.contains(from)) {
+            throw new IllegalStateException(file + " has no '" + from + "'");
+        }
+        Files.writeString(file, s.replace(from, to), StandardCharsets.UTF_8);
+    }
+
     static void elasticParent(Path w) throws IOException {
         Surgery.copyDir(elastic, w.resolve("elastic"));
     }
@@ -178,6 +191,30 @@ class ErrorCatalogueTest {
             moeParent(w);
             Surgery.editHeader(w.resolve("moe/model.safetensors"), h -> h.set("backbone.layers.4.mixer.experts.7.up.weight",
                     h.remove("backbone.layers.4.mixer.experts.7.up_proj.weight")));
+        });
+        // quantized parents
+        SETUPS.put("inspect-quant-algo-mismatch", w -> {
+            quantizedParent(w, "fp8");
+            replaceIn(w.resolve("fp8/hf_quant_config.json"), "\"quant_algo\": \"FP8\",", "\"quant_algo\": \"NVFP4\",\n    \"group_size\": 16,");
+        });
+        SETUPS.put("inspect-quant-bad-algo", w -> {
+            quantizedParent(w, "nvfp4");
+            replaceIn(w.resolve("nvfp4/config.json"), "\"quant_algo\": \"NVFP4\"", "\"quant_algo\": \"INT4\"");
+        });
+        SETUPS.put("export-quant-exclude-mismatch", w -> {
+            quantizedParent(w, "nvfp4");
+            replaceIn(w.resolve("nvfp4/hf_quant_config.json"), "\"backbone.layers.5.mixer.conv1d\"", "\"backbone.layers.5.mixer.in_proj\"");
+        });
+        SETUPS.put("export-nvfp4-scale-shape", w -> {
+            quantizedParent(w, "nvfp4");
+            // the block scales of in_proj, [328, 4], relabelled [656, 2] (same bytes)
+            Surgery.editHeader(w.resolve("nvfp4/model.safetensors"), h -> ((com.fasterxml.jackson.databind.node.ObjectNode)
+                    h.get("backbone.layers.0.mixer.in_proj.weight_scale")).putArray("shape").add(656).add(2));
+        });
+        SETUPS.put("export-fp8-missing-scale", w -> {
+            quantizedParent(w, "fp8");
+            Surgery.editHeader(w.resolve("fp8/model.safetensors"), h -> h.set("backbone.layers.7.mixer.down_proj.scale",
+                    h.remove("backbone.layers.7.mixer.down_proj.weight_scale")));
         });
         // generate
         SETUPS.put("generate-unknown-preset", w -> { });

@@ -7,7 +7,6 @@ import dev.manyone.formats.TensorSource;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashSet;
 import java.util.List;
@@ -51,9 +50,11 @@ public final class ModelDescription {
     private final MoeConfig moe;
     private final List<List<ExpectedTensor>> layerTensors;
     private final List<ExpectedTensor> expectedTensors;
+    private final WeightLayout layout;
 
-    private ModelDescription(NemotronHConfig config) {
+    private ModelDescription(NemotronHConfig config, WeightLayout layout) {
         this.config = config;
+        this.layout = layout;
         this.layers = config.layers();
         this.hidden = config.hiddenSize();
         this.vocab = config.vocabSize();
@@ -81,9 +82,17 @@ public final class ModelDescription {
         this.expectedTensors = List.copyOf(all);
     }
 
-    /** The description of the model that {@code config} defines. */
+    /**
+     * The description of the model that {@code config} defines, stored as its own {@code quantization_config} says
+     * (plain when it has none; see {@link WeightLayout#of(NemotronHConfig)}).
+     */
     public static ModelDescription of(NemotronHConfig config) {
-        return new ModelDescription(config);
+        return new ModelDescription(config, WeightLayout.of(config));
+    }
+
+    /** The description of the model that {@code config} defines, its tensors stored as {@code layout} says. */
+    public static ModelDescription of(NemotronHConfig config, WeightLayout layout) {
+        return new ModelDescription(config, java.util.Objects.requireNonNull(layout, "layout"));
     }
 
     private List<ExpectedTensor> buildLayer(LayerSpec l) {
@@ -190,6 +199,11 @@ public final class ModelDescription {
         return Optional.ofNullable(moe);
     }
 
+    /** How the tensors are stored: plain, or some linear weights quantized (FP8, NVFP4). */
+    public WeightLayout layout() {
+        return layout;
+    }
+
     /** True when {@code lm_head} is the embedding matrix (no {@code lm_head.weight} tensor). */
     public boolean tied() {
         return tied;
@@ -229,43 +243,39 @@ public final class ModelDescription {
         }
     }
 
-    /** Every difference between the checkpoint and this description, one line each; empty when they agree. */
+    /**
+     * Every difference between the checkpoint and this description, one line each; empty when they agree. Each
+     * expected tensor is checked as {@link #layout()} stores it: a floating-point tensor of its shape, or a quantized
+     * module's weight and scales (wrong dtypes, shapes and scales, missing scales, named per tensor).
+     */
     public List<String> problems(TensorSource src) {
         List<String> problems = new ArrayList<>();
         Set<String> expectedNames = new HashSet<>();
         for (ExpectedTensor e : expectedTensors) {
-            expectedNames.add(e.name());
-            Optional<TensorInfo> found = src.find(e.name());
-            if (found.isEmpty()) {
-                problems.add("missing tensor " + e.name() + " " + e.shapeString());
-                continue;
-            }
-            TensorInfo t = found.get();
-            if (!e.hasShape(t.shape())) {
-                problems.add("tensor " + e.name() + " has shape " + Arrays.toString(t.shape()) + ", expected "
-                        + e.shapeString() + " (" + e.shapeDoc() + ")");
-            }
-            if (!t.dtype().isFloatingPoint()) {
-                problems.add("tensor " + e.name() + " has dtype " + t.dtype()
-                        + ", expected a floating-point type (F32, F16, BF16 or F64)");
-            }
+            expectedNames.addAll(layout.storedNames(e));
+            layout.problems(e, src, problems);
         }
         for (TensorInfo t : src.tensors()) {
-            if (!expectedNames.contains(t.name()) && !TensorNames.isMtp(t.name())) {
+            if (!expectedNames.contains(t.name()) && !unused(t)) {
                 problems.add("unexpected tensor " + t.name() + unexpectedHint(t.name()));
             }
         }
         return List.copyOf(problems);
     }
 
+    private boolean unused(TensorInfo t) {
+        return TensorNames.isMtp(t.name()) || layout.isKvCacheScale(t);
+    }
+
     /**
      * The checkpoint's tensors that manyone reads past: the multi-token-prediction head ({@code mtp.*}) of some
-     * Nemotron 3 checkpoints. {@link #check} accepts them; children and exports drop them.
+     * Nemotron 3 checkpoints, and the KV-cache scales of a checkpoint with {@code kv_cache_quant_algo} (manyone keeps
+     * the KV cache in fp32). {@link #check} accepts them; children and exports drop them.
      */
     public List<String> unusedTensors(TensorSource src) {
         List<String> out = new ArrayList<>();
         for (TensorInfo t : src.tensors()) {
-            if (TensorNames.isMtp(t.name())) {
+            if (unused(t)) {
                 out.add(t.name());
             }
         }
@@ -275,6 +285,10 @@ public final class ModelDescription {
     private String unexpectedHint(String name) {
         if (name.equals(TensorNames.LM_HEAD) && tied) {
             return " (tie_word_embeddings is true)";
+        }
+        String quant = layout.unexpectedHint(name);
+        if (!quant.isEmpty()) {
+            return quant;
         }
         OptionalInt layer = TensorNames.layerOf(name);
         if (layer.isPresent()) {
@@ -372,6 +386,6 @@ public final class ModelDescription {
     @Override
     public String toString() {
         return "ModelDescription[" + config.hybridOverridePattern() + ", hidden " + hidden + ", "
-                + expectedTensors.size() + " tensors]";
+                + expectedTensors.size() + " tensors" + (layout == WeightLayout.PLAIN ? "" : ", " + layout) + "]";
     }
 }

@@ -2,6 +2,7 @@ package dev.manyone.elastic.checkpoint;
 
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.WeightLayout;
 import dev.manyone.formats.FormatException;
 import dev.manyone.formats.Progress;
 import dev.manyone.formats.Safetensors;
@@ -9,6 +10,10 @@ import dev.manyone.formats.SideFiles;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.pack.PackageEntry;
 import dev.manyone.formats.pack.PackageFile;
+import dev.manyone.formats.quant.QuantizationConfig;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -42,8 +47,9 @@ public final class Checkpoint implements AutoCloseable {
 
     /**
      * Opens a checkpoint directory or package. Reads and validates config.json and the safetensors headers (of a
-     * package also its structure and manifest, see {@link PackageFile#open}); does not check the tensors against the
-     * config (see {@link ModelDescription#check}).
+     * package also its structure and manifest, see {@link PackageFile#open}) and, for a quantized checkpoint,
+     * config.json's {@code quantization_config} against {@code hf_quant_config.json} ({@link QuantizationConfig#read});
+     * does not check the tensors against the config (see {@link ModelDescription#check}).
      */
     public static Checkpoint open(Path dir) {
         if (!Files.exists(dir)) {
@@ -61,7 +67,8 @@ public final class Checkpoint implements AutoCloseable {
             throw new FormatException(dir, "expected a checkpoint directory (config.json + *.safetensors) or a package, found neither");
         }
         NemotronHConfig config = NemotronHConfig.read(dir.resolve("config.json"));
-        ModelDescription model = ModelDescription.of(config);
+        // config.json's quantization_config and hf_quant_config.json, which must agree
+        ModelDescription model = ModelDescription.of(config, WeightLayout.of(QuantizationConfig.read(dir)));
         TensorSource tensors = Safetensors.open(dir);
         Path abs = dir.toAbsolutePath().normalize();
         String name = abs.getFileName() == null ? abs.toString() : abs.getFileName().toString();
@@ -71,9 +78,29 @@ public final class Checkpoint implements AutoCloseable {
     private static Checkpoint openPackage(Path file) {
         PackageFile pkg = PackageFile.open(file);
         NemotronHConfig config = NemotronHConfig.parse(pkg.configText(), file.resolve(PackageFile.CONFIG));
-        ModelDescription model = ModelDescription.of(config);
+        ModelDescription model = ModelDescription.of(config, WeightLayout.of(packedQuantization(pkg, file, config)));
         TensorSource tensors = pkg.tensors();
         return new Checkpoint(file, pkg.manifest().parent(), pkg, config, model, tensors);
+    }
+
+    /** As {@link QuantizationConfig#read} for a package: its config.json and its hf_quant_config.json entry. */
+    private static Optional<QuantizationConfig> packedQuantization(PackageFile pkg, Path file, NemotronHConfig config) {
+        Optional<QuantizationConfig> fromConfig = QuantizationConfig.fromConfig(config.source(), config.json());
+        for (PackageEntry e : pkg.sideEntries()) {
+            if (e.name().equals(QuantizationConfig.HF_QUANT_CONFIG_FILE)) {
+                Path label = e.label();
+                try {
+                    byte[] bytes = e.readVerified(1 << 20);
+                    JsonNode hf = new ObjectMapper().readTree(bytes);
+                    return QuantizationConfig.agreeing(fromConfig, QuantizationConfig.fromHfQuantConfig(label, hf), label);
+                } catch (com.fasterxml.jackson.core.JsonProcessingException ex) {
+                    throw new FormatException(label, "malformed JSON: " + ex.getOriginalMessage());
+                } catch (IOException ex) {
+                    throw new UncheckedIOException(ex);
+                }
+            }
+        }
+        return fromConfig;
     }
 
     /** The directory, or the package file. */

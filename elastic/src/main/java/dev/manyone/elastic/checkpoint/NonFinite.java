@@ -14,8 +14,10 @@ import java.util.ArrayList;
 import java.util.List;
 
 /**
- * Counts NaN and ±Inf values in a checkpoint's floating-point tensors (BF16, F16, F32, F64; integer tensors are
- * skipped). Reads with positional reads ({@link TensorReader}) through one 1 MiB buffer, so memory does not grow
+ * Counts NaN and ±Inf values in a checkpoint's floating-point tensors (BF16, F16, F32, F64) and FP8 codes
+ * (F8_E4M3: weights of FP8 checkpoints and the block scales of NVFP4 ones; "there are no infinities; 0x7F and 0xFF
+ * are NaN", so those codes count as NaN). Integer tensors are skipped, NVFP4's packed U8 weights too (E2M1 has no NaN
+ * or infinity); the F32 scalar scales are scanned as F32. Reads with positional reads ({@link TensorReader}) through one 1 MiB buffer, so memory does not grow
  * with the checkpoint, and every element of every floating-point tensor is looked at exactly once.
  */
 public final class NonFinite {
@@ -82,7 +84,7 @@ public final class NonFinite {
         ByteBuffer buf = ByteBuffer.allocate(BLOCK).order(ByteOrder.LITTLE_ENDIAN);
         try (TensorReader reader = new TensorReader()) {
             for (TensorInfo t : src.tensors()) {
-                if (t.dtype().isFloatingPoint()) {
+                if (scanned(t.dtype())) {
                     out.add(scan(reader, t, buf));
                 }
             }
@@ -90,6 +92,11 @@ public final class NonFinite {
             throw new UncheckedIOException(e);
         }
         return new Report(out);
+    }
+
+    /** True for the dtypes whose values can be NaN or infinite: floating point and F8_E4M3. */
+    public static boolean scanned(DType type) {
+        return type.isFloatingPoint() || type == DType.F8_E4M3;
     }
 
     /** Scans one tensor. */
@@ -146,6 +153,13 @@ public final class NonFinite {
                 for (int i = 0; i < n; i += 4) {
                     int bits = b.getInt(i);
                     tally(bits & 0x7f800000, 0x7f800000, (bits & 0x007fffff) != 0, bits < 0, counts);
+                }
+            }
+            case F8_E4M3 -> {
+                for (int i = 0; i < n; i++) {
+                    if ((b.get(i) & 0x7f) == 0x7f) { // E4M3FN: S.1111.111 is NaN, there is no infinity
+                        counts[0]++;
+                    }
                 }
             }
             case F64 -> {

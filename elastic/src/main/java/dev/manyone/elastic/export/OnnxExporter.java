@@ -7,6 +7,7 @@ import dev.manyone.formats.Progress;
 import dev.manyone.formats.onnx.GraphBuilder;
 import dev.manyone.formats.onnx.OnnxWriter;
 import dev.manyone.formats.onnx.TensorData;
+import dev.manyone.formats.quant.QuantizationConfig;
 
 import java.io.IOException;
 import java.nio.channels.WritableByteChannel;
@@ -22,9 +23,14 @@ import java.util.Set;
  * Writes an exported model directory: {@code model.onnx} (graph, small), {@code model.onnx.data} (the weights,
  * external data aligned to 4096), {@code genai_config.json} (the deployment contract), the model's
  * {@code config.json} and its side files (tokenizer, generation config). Streaming and atomic.
+ * <p>
+ * A quantized parent (FP8, NVFP4) is exported with its weights dequantized ({@link CheckpointWeights}), so the
+ * output is a float model: its config.json has no {@code quantization_config}, {@code hf_quant_config.json} is not
+ * copied, and {@code metadata_props} records {@code manyone.dequantized_from} (the {@code quant_algo}).
  */
 public final class OnnxExporter {
     public static final String ONNX_FILE = "model.onnx";
+    private static final String QUANTIZATION_CONFIG = "quantization_config";
 
     private OnnxExporter() {
     }
@@ -45,6 +51,8 @@ public final class OnnxExporter {
         }
         GraphBuilder graph = NemotronHGraph.build(model, new Counting(weights, progress, new HashSet<>()), options);
         provenance.forEach(graph::metadata);
+        var quant = model.layout().quantization();
+        quant.ifPresent(q -> graph.metadata("manyone.dequantized_from", q.algo().name()));
         graph.metadata("manyone.mamba", options.mamba().name().toLowerCase());
         graph.metadata("manyone.weights", options.weights().name().toLowerCase());
         graph.metadata("manyone.attention", options.attention().name().toLowerCase());
@@ -58,8 +66,12 @@ public final class OnnxExporter {
                     OnnxWriter.Options.defaults(toolVersion));
             DeploymentConfig contract = DeploymentConfig.of(model, ONNX_FILE, options);
             Files.writeString(out.path().resolve(DeploymentConfig.FILE), contract.toJson(model), StandardCharsets.UTF_8);
-            model.config().write(out.path().resolve("config.json"));
+            (quant.isPresent() ? model.config().with(c -> c.remove(QUANTIZATION_CONFIG)) : model.config())
+                    .write(out.path().resolve("config.json"));
             for (Checkpoint.SideFile f : sideFiles) {
+                if (quant.isPresent() && f.name().equals(QuantizationConfig.HF_QUANT_CONFIG_FILE)) {
+                    continue; // the exported weights are not quantized
+                }
                 f.copyTo(out.path().resolve(f.name()));
             }
             out.commit();

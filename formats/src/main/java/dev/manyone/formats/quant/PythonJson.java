@@ -8,7 +8,8 @@ import java.util.Map;
 
 /**
  * Python's {@code json.dumps(obj, indent=2)} followed by a newline, for the trees of the quantization side files:
- * objects, arrays, strings, integers, booleans and null (no floats). Separators are {@code ", "}/{@code ": "} with
+ * objects, arrays, strings, integers, floats (Python's repr: {@code 0.5}, {@code 1e-05}, {@code 1e+16}), booleans
+ * and null. Separators are {@code ", "}/{@code ": "} with
  * newlines, so items end a line with {@code ","}; empty containers are {@code []}/{@code {}}; strings are escaped as
  * with {@code ensure_ascii=True}: {@code "} and {@code \} and the controls \n \r \t \b \f by name, everything else
  * outside {@code ' '..'~'} as {@code \}{@code uXXXX}.
@@ -66,9 +67,34 @@ final class PythonJson {
             sb.append(n.booleanValue() ? "true" : "false");
         } else if (n.isIntegralNumber()) {
             sb.append(n.bigIntegerValue());
+        } else if (n.isFloatingPointNumber()) {
+            sb.append(pythonRepr(n.doubleValue()));
         } else {
             throw new IllegalArgumentException("not written here: " + n.getNodeType());
         }
+    }
+
+    /** Python's {@code repr(float)}: shortest digits, fixed for 1e-4 ≤ |v| < 1e16, else d.ddde±XX. */
+    static String pythonRepr(double v) {
+        if (Double.isNaN(v)) {
+            return "NaN";
+        }
+        if (Double.isInfinite(v)) {
+            return v > 0 ? "Infinity" : "-Infinity";
+        }
+        if (v == 0) {
+            return (Double.doubleToRawLongBits(v) < 0 ? "-" : "") + "0.0";
+        }
+        java.math.BigDecimal d = new java.math.BigDecimal(Double.toString(v)).stripTrailingZeros();
+        String digits = d.unscaledValue().abs().toString();
+        int exp = digits.length() - 1 - d.scale(); // v = ±d.ddd × 10^exp
+        String sign = v < 0 ? "-" : "";
+        if (exp >= -4 && exp < 16) {
+            String plain = d.abs().toPlainString();
+            return sign + (plain.contains(".") ? plain : plain + ".0");
+        }
+        String mant = digits.length() == 1 ? digits : digits.charAt(0) + "." + digits.substring(1);
+        return sign + mant + "e" + (exp < 0 ? "-" : "+") + (Math.abs(exp) < 10 ? "0" : "") + Math.abs(exp);
     }
 
     private static void newline(StringBuilder sb, int depth) {

@@ -33,32 +33,55 @@ import java.util.regex.Pattern;
  * "kv_cache_quant_algo": null, "group_size": 16 (NVFP4 only), "exclude_modules": [...]}}}. There is no KV-cache
  * quantization.
  * </blockquote>
- * Parsing refuses anything else (unknown fields, another method or algo, a missing or wrong {@code group_size},
- * lists that differ, a KV-cache algo) with a {@link FormatException} naming the file, the field, what was expected
- * and what was found. Writing is deterministic, in the golden files' key order; {@link #hfQuantConfigText()} is
- * Python's {@code json.dumps(indent=2)} plus a newline, so a parent's file comes back byte for byte.
+ * Real NVIDIA checkpoints carry more than this ({@code config_groups}, {@code producer}, {@code kv_cache_scheme}, …
+ * in config.json; more fields in hf_quant_config.json): fields manyone does not read are kept, unchanged and in
+ * their place, and written back as they came ({@link #toConfigJson()}, {@link #hfQuantConfigText()}). What manyone
+ * does read is validated, and a wrong value is refused with a {@link FormatException} naming the file, the field,
+ * what was expected and what was found: {@code quant_method} must be modelopt, {@code quant_algo} FP8 or NVFP4,
+ * NVFP4's {@code group_size} 16 (required in hf_quant_config.json, optional in config.json, whose
+ * {@code config_groups} may carry it instead), FP8 has none, and {@code exclude_modules} and {@code ignore} must be
+ * the same list when both are present (either may stand alone; neither means nothing is excluded).
+ * {@code kv_cache_quant_algo} is data (null, or a name such as {@code "FP8"}): it concerns the KV cache of a runtime
+ * that quantizes it, never the weights that manyone reads, dequantizes and slices, so it is reported, not refused.
+ * Writing is deterministic; {@link #hfQuantConfigText()} is Python's {@code json.dumps(indent=2)} plus a newline, so
+ * a parent's file comes back byte for byte.
  *
- * @param algo            FP8 or NVFP4
- * @param excludeModules  modules kept unquantized, in file order, no duplicates
- * @param producerVersion {@code producer.version} of hf_quant_config.json, or null when absent
+ * @param algo             FP8 or NVFP4
+ * @param excludeModules   modules kept unquantized, in file order, no duplicates
+ * @param producerVersion  {@code producer.version} of hf_quant_config.json, or null when absent
+ * @param kvCacheQuantAlgo {@code kv_cache_quant_algo}, or null (no KV-cache quantization)
+ * @param configJson       config.json's {@code quantization_config} as read (unknown fields included), or null
+ * @param hfJson           hf_quant_config.json as read (unknown fields included), or null
  */
-public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, String producerVersion) {
+public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, String producerVersion,
+                                 String kvCacheQuantAlgo, ObjectNode configJson, ObjectNode hfJson) {
     public static final String CONFIG_FILE = "config.json";
     public static final String HF_QUANT_CONFIG_FILE = "hf_quant_config.json";
     public static final String METHOD = "modelopt";
 
-    private static final Set<String> CONFIG_FIELDS = Set.of("quant_method", "quant_algo", "group_size",
-            "exclude_modules", "ignore", "kv_cache_quant_algo");
-    private static final Set<String> HF_FIELDS = Set.of("producer", "quantization");
-    private static final Set<String> PRODUCER_FIELDS = Set.of("name", "version");
-    private static final Set<String> HF_QUANT_FIELDS = Set.of("quant_algo", "kv_cache_quant_algo", "group_size",
-            "exclude_modules");
     /** {@code backbone.layers.<i>} followed by the end or a dot; i in canonical decimal. */
     private static final Pattern LAYER_ENTRY = Pattern.compile("backbone\\.layers\\.(0|[1-9][0-9]{0,8})(\\..*)?", Pattern.DOTALL);
 
     public QuantizationConfig {
         Objects.requireNonNull(algo, "algo");
         excludeModules = List.copyOf(excludeModules);
+        configJson = configJson == null ? null : configJson.deepCopy();
+        hfJson = hfJson == null ? null : hfJson.deepCopy();
+    }
+
+    /** A configuration with no KV-cache quantization and no files behind it (written in the golden layout). */
+    public QuantizationConfig(QuantAlgo algo, List<String> excludeModules, String producerVersion) {
+        this(algo, excludeModules, producerVersion, null, null, null);
+    }
+
+    @Override
+    public ObjectNode configJson() {
+        return configJson == null ? null : configJson.deepCopy();
+    }
+
+    @Override
+    public ObjectNode hfJson() {
+        return hfJson == null ? null : hfJson.deepCopy();
     }
 
     /** {@value QuantAlgo#NVFP4_GROUP} for NVFP4, absent for FP8. */
@@ -79,7 +102,17 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         if (!Files.exists(hf)) {
             return fromConfig;
         }
-        QuantizationConfig fromHf = fromHfQuantConfig(hf, JsonFiles.read(hf, "ModelOpt quantization config"));
+        return agreeing(fromConfig, fromHfQuantConfig(hf, JsonFiles.read(hf, "ModelOpt quantization config")), hf);
+    }
+
+    /**
+     * The quantization of a checkpoint whose config.json's {@code quantization_config} is {@code fromConfig} and whose
+     * {@code hf_quant_config.json} ({@code hfFile}, named in errors) is {@code fromHf}: they must agree on the algo,
+     * the exclude list and (when config.json has one) the KV-cache algo. The result keeps both files' fields.
+     */
+    public static Optional<QuantizationConfig> agreeing(Optional<QuantizationConfig> fromConfig, QuantizationConfig fromHf,
+                                                        Path hfFile) {
+        Path hf = hfFile;
         if (fromConfig.isPresent()) {
             QuantizationConfig c = fromConfig.get();
             if (c.algo != fromHf.algo) {
@@ -88,6 +121,13 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
             }
             requireSameList(hf, "quantization.exclude_modules", fromHf.excludeModules,
                     CONFIG_FILE + "'s quantization_config.exclude_modules", c.excludeModules);
+            if (c.configJson != null && c.configJson.has("kv_cache_quant_algo")
+                    && !Objects.equals(c.kvCacheQuantAlgo, fromHf.kvCacheQuantAlgo)) {
+                throw new FormatException(hf, "quantization.kv_cache_quant_algo: expected " + quoted(c.kvCacheQuantAlgo)
+                        + " as in " + CONFIG_FILE + "'s quantization_config, found " + quoted(fromHf.kvCacheQuantAlgo));
+            }
+            return Optional.of(new QuantizationConfig(fromHf.algo, fromHf.excludeModules, fromHf.producerVersion,
+                    fromHf.kvCacheQuantAlgo, c.configJson, fromHf.hfJson));
         }
         return Optional.of(fromHf);
     }
@@ -105,39 +145,46 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
             return Optional.empty();
         }
         String at = "quantization_config";
-        requireObject(file, at, q, CONFIG_FIELDS);
+        requireObject(file, at, q);
         String method = text(file, at + ".quant_method", q.get("quant_method"));
         if (!method.equals(METHOD)) {
             throw new FormatException(file, at + ".quant_method: expected \"" + METHOD + "\" (NVIDIA ModelOpt), found \""
                     + method + "\"");
         }
         QuantAlgo algo = algo(file, at + ".quant_algo", q.get("quant_algo"));
-        groupSize(file, at + ".group_size", algo, q.get("group_size"));
-        noKvCache(file, at + ".kv_cache_quant_algo", q.get("kv_cache_quant_algo"), false);
-        List<String> exclude = names(file, at + ".exclude_modules", q.get("exclude_modules"));
-        if (q.has("ignore")) {
-            requireSameList(file, at + ".ignore", names(file, at + ".ignore", q.get("ignore")), at + ".exclude_modules", exclude);
+        groupSize(file, at + ".group_size", algo, q.get("group_size"), false);
+        String kv = kvCache(file, at + ".kv_cache_quant_algo", q.get("kv_cache_quant_algo"), false);
+        List<String> exclude;
+        if (q.has("exclude_modules")) {
+            exclude = names(file, at + ".exclude_modules", q.get("exclude_modules"));
+            if (q.has("ignore")) {
+                requireSameList(file, at + ".ignore", names(file, at + ".ignore", q.get("ignore")), at + ".exclude_modules", exclude);
+            }
+        } else if (q.has("ignore")) {
+            exclude = names(file, at + ".ignore", q.get("ignore"));
+        } else {
+            exclude = List.of();
         }
-        return Optional.of(new QuantizationConfig(algo, exclude, null));
+        return Optional.of(new QuantizationConfig(algo, exclude, null, kv, (ObjectNode) q, null));
     }
 
     /** A parsed hf_quant_config.json ({@code file} is named in errors). */
     public static QuantizationConfig fromHfQuantConfig(Path file, JsonNode root) {
-        requireObject(file, "the top level", root, HF_FIELDS);
+        requireObject(file, "the top level", root);
         JsonNode producer = root.get("producer");
-        requireObject(file, "producer", producer, PRODUCER_FIELDS);
+        requireObject(file, "producer", producer);
         String name = text(file, "producer.name", producer.get("name"));
         if (!name.equals(METHOD)) {
             throw new FormatException(file, "producer.name: expected \"" + METHOD + "\" (NVIDIA ModelOpt), found \"" + name + "\"");
         }
         String version = producer.has("version") ? text(file, "producer.version", producer.get("version")) : null;
         JsonNode q = root.get("quantization");
-        requireObject(file, "quantization", q, HF_QUANT_FIELDS);
+        requireObject(file, "quantization", q);
         QuantAlgo algo = algo(file, "quantization.quant_algo", q.get("quant_algo"));
-        groupSize(file, "quantization.group_size", algo, q.get("group_size"));
-        noKvCache(file, "quantization.kv_cache_quant_algo", q.get("kv_cache_quant_algo"), true);
+        groupSize(file, "quantization.group_size", algo, q.get("group_size"), true);
+        String kv = kvCache(file, "quantization.kv_cache_quant_algo", q.get("kv_cache_quant_algo"), true);
         List<String> exclude = names(file, "quantization.exclude_modules", q.get("exclude_modules"));
-        return new QuantizationConfig(algo, exclude, version);
+        return new QuantizationConfig(algo, exclude, version, kv, null, (ObjectNode) root);
     }
 
     /**
@@ -159,25 +206,47 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
                 out.add("backbone.layers." + to + (m.group(2) == null ? "" : m.group(2)));
             }
         }
-        return new QuantizationConfig(algo, out, producerVersion);
+        return new QuantizationConfig(algo, out, producerVersion, kvCacheQuantAlgo, configJson, hfJson);
     }
 
     /**
-     * {@code quantization_config} for config.json, in the golden key order: quant_method, quant_algo, group_size
-     * (NVFP4 only), exclude_modules, ignore (the same list).
+     * {@code quantization_config} for config.json: the one read, every field unchanged and in its place except
+     * {@code exclude_modules} and {@code ignore} (whichever it had), which hold {@link #excludeModules()}; for a
+     * configuration not read from a file, the golden key order: quant_method, quant_algo, group_size (NVFP4 only),
+     * exclude_modules, ignore (the same list).
      */
     public ObjectNode toConfigJson() {
+        if (configJson != null) {
+            ObjectNode q = configJson.deepCopy();
+            for (String key : List.of("exclude_modules", "ignore")) {
+                if (q.has(key)) {
+                    q.set(key, array(excludeModules));
+                }
+            }
+            return q;
+        }
         ObjectNode q = JsonNodeFactory.instance.objectNode();
         q.put("quant_method", METHOD);
         q.put("quant_algo", algo.name());
         groupSize().ifPresent(g -> q.put("group_size", g));
-        excludeModules.forEach(q.putArray("exclude_modules")::add);
-        excludeModules.forEach(q.putArray("ignore")::add);
+        if (kvCacheQuantAlgo != null) {
+            q.put("kv_cache_quant_algo", kvCacheQuantAlgo);
+        }
+        q.set("exclude_modules", array(excludeModules));
+        q.set("ignore", array(excludeModules));
         return q;
     }
 
-    /** hf_quant_config.json as a tree, in the golden key order. */
+    /**
+     * hf_quant_config.json as a tree: the one read, every field unchanged except {@code quantization.exclude_modules};
+     * otherwise in the golden key order.
+     */
     public ObjectNode toHfQuantConfigJson() {
+        if (hfJson != null) {
+            ObjectNode root = hfJson.deepCopy();
+            ((ObjectNode) root.get("quantization")).set("exclude_modules", array(excludeModules));
+            return root;
+        }
         ObjectNode root = JsonNodeFactory.instance.objectNode();
         ObjectNode producer = root.putObject("producer");
         producer.put("name", METHOD);
@@ -186,10 +255,20 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         }
         ObjectNode q = root.putObject("quantization");
         q.put("quant_algo", algo.name());
-        q.putNull("kv_cache_quant_algo");
+        if (kvCacheQuantAlgo == null) {
+            q.putNull("kv_cache_quant_algo");
+        } else {
+            q.put("kv_cache_quant_algo", kvCacheQuantAlgo);
+        }
         groupSize().ifPresent(g -> q.put("group_size", g));
-        excludeModules.forEach(q.putArray("exclude_modules")::add);
+        q.set("exclude_modules", array(excludeModules));
         return root;
+    }
+
+    private static com.fasterxml.jackson.databind.node.ArrayNode array(List<String> names) {
+        var a = JsonNodeFactory.instance.arrayNode();
+        names.forEach(a::add);
+        return a;
     }
 
     /** hf_quant_config.json's text: Python's {@code json.dumps(indent=2)} of {@link #toHfQuantConfigJson()} and "\n". */
@@ -204,16 +283,9 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
 
     // ---- validation helpers: each names the file, the field, what was expected and what was found
 
-    private static void requireObject(Path file, String at, JsonNode n, Set<String> allowed) {
+    private static void requireObject(Path file, String at, JsonNode n) {
         if (n == null || !n.isObject()) {
             throw new FormatException(file, at + ": expected a JSON object, found " + describe(n));
-        }
-        for (Map.Entry<String, JsonNode> field : n.properties()) {
-            String key = field.getKey();
-            if (!allowed.contains(key)) {
-                String where = at.equals("the top level") ? key : at + "." + key;
-                throw new FormatException(file, where + ": unknown field; expected one of " + new java.util.TreeSet<>(allowed));
-            }
         }
     }
 
@@ -233,12 +305,15 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         return a;
     }
 
-    private static void groupSize(Path file, String at, QuantAlgo algo, JsonNode n) {
+    private static void groupSize(Path file, String at, QuantAlgo algo, JsonNode n, boolean required) {
         if (algo == QuantAlgo.FP8) {
-            if (n != null) {
+            if (n != null && !n.isNull()) {
                 throw new FormatException(file, at + ": expected no group_size for FP8 (one scale per tensor), found "
                         + describe(n));
             }
+            return;
+        }
+        if (n == null && !required) {
             return;
         }
         if (n == null) {
@@ -249,14 +324,26 @@ public record QuantizationConfig(QuantAlgo algo, List<String> excludeModules, St
         }
     }
 
-    private static void noKvCache(Path file, String at, JsonNode n, boolean required) {
+    /**
+     * {@code kv_cache_quant_algo}: null or a non-empty name, kept as data (it concerns a runtime's KV cache, not the
+     * weights manyone reads); hf_quant_config.json must have the field.
+     */
+    private static String kvCache(Path file, String at, JsonNode n, boolean required) {
         if (n == null && !required) {
-            return;
+            return null;
         }
-        if (n == null || !n.isNull()) {
-            throw new FormatException(file, at + ": expected null (KV-cache quantization is not supported), found "
+        if (n != null && n.isNull()) {
+            return null;
+        }
+        if (n == null || !n.isTextual() || n.textValue().isEmpty()) {
+            throw new FormatException(file, at + ": expected null or the name of a KV-cache format (e.g. \"FP8\"), found "
                     + describe(n));
         }
+        return n.textValue();
+    }
+
+    private static String quoted(String s) {
+        return s == null ? "null" : "\"" + s + "\"";
     }
 
     private static List<String> names(Path file, String at, JsonNode n) {

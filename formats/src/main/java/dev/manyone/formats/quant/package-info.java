@@ -11,9 +11,12 @@
  * row/column selections of each stored tensor (every stored element is one byte), NVFP4 columns only in whole
  * 16-column blocks; the slicer copies those bytes as it copies BF16 ones.</li>
  * <li>{@link dev.manyone.formats.quant.QuantizationConfig}: {@code quantization_config} of config.json and
- * {@code hf_quant_config.json}, validated, renamed for a child's layers, written deterministically.</li>
+ * {@code hf_quant_config.json}, validated where manyone reads them, fields it does not read kept and written back
+ * unchanged, renamed for a child's layers, written deterministically.</li>
  * <li>{@link dev.manyone.formats.quant.ModelOptQuantizer}: ModelOpt's recipe in float32, which reproduces every stored
  * code and scale of the golden parents.</li>
  * </ul>
+ * The elastic module's {@code WeightLayout} decides, from a {@code QuantizationConfig}, which logical tensors of a
+ * model are stored quantized; its exporter dequantizes them through {@code QuantizedLinear.dequantizeRows}.
  */
 package dev.manyone.formats.quant;

@@ -111,7 +111,8 @@ class QuantConfigTest {
         assertTrue(QuantizationConfig.fromConfig(tmp, parse("{\"model_type\": \"nemotron_h\"}")).isEmpty());
 
         refusedConfig(ok.replace("\"NVFP4\"", "\"INT4\""), "quantization_config.quant_algo", "expected \"FP8\" or \"NVFP4\"", "found \"INT4\"");
-        refusedConfig(ok.replace("\"group_size\": 16, ", ""), "quantization_config.group_size", "expected 16 for NVFP4", "found nothing");
+        assertEquals(QuantAlgo.NVFP4, QuantizationConfig.fromConfig(tmp, parse(config(ok.replace("\"group_size\": 16, ", ""))))
+                .orElseThrow().algo(), "config.json may leave group_size to config_groups");
         refusedConfig(ok.replace("16", "32"), "quantization_config.group_size", "expected 16", "found 32");
         refusedConfig(ok.replace("16", "\"16\""), "quantization_config.group_size", "expected 16", "found \"16\"");
         refusedConfig(ok.replace("\"NVFP4\"", "\"FP8\""), "quantization_config.group_size", "expected no group_size for FP8", "found 16");
@@ -121,9 +122,8 @@ class QuantConfigTest {
         refusedConfig(ok.replace("\"ignore\": " + LIST, "\"ignore\": [\"lm_head\", \"backbone.layers.4.mixer.q_proj\"]"),
                 "quantization_config.ignore", "found \"backbone.layers.4.mixer.q_proj\"");
         refusedConfig(ok.replace("\"modelopt\"", "\"gptq\""), "quantization_config.quant_method", "expected \"modelopt\"", "found \"gptq\"");
-        refusedConfig(ok.replace("\"quant_method\"", "\"weight_bits\": 4, \"quant_method\""), "quantization_config.weight_bits: unknown field");
-        refusedConfig(ok.replace("{\"quant_method\"", "{\"kv_cache_quant_algo\": \"FP8\", \"quant_method\""),
-                "quantization_config.kv_cache_quant_algo", "expected null", "found \"FP8\"");
+        refusedConfig(ok.replace("{\"quant_method\"", "{\"kv_cache_quant_algo\": 8, \"quant_method\""),
+                "quantization_config.kv_cache_quant_algo", "expected null or the name of a KV-cache format", "found 8");
         refusedConfig(ok.replace("\"exclude_modules\": " + LIST, "\"exclude_modules\": [\"lm_head\", \"lm_head\"]"),
                 "quantization_config.exclude_modules[1]", "expected each module once");
         refusedConfig(ok.replace("\"exclude_modules\": " + LIST, "\"exclude_modules\": [\"lm_head\", 3]"),
@@ -149,10 +149,10 @@ class QuantConfigTest {
         assertTrue(q.hfQuantConfigText().contains("\"version\": \"0.37.0\""));
         refusedHf(ok.replace("\"FP8\"", "\"W4A16\""), "quantization.quant_algo", "found \"W4A16\"");
         refusedHf(ok.replace("\"FP8\",", "\"NVFP4\","), "quantization.group_size", "expected 16 for NVFP4", "found nothing");
-        refusedHf(ok.replace("null", "\"FP8\""), "quantization.kv_cache_quant_algo", "expected null", "found \"FP8\"");
+        assertEquals("FP8", QuantizationConfig.fromHfQuantConfig(tmp, parse(ok.replace("null", "\"FP8\""))).kvCacheQuantAlgo());
+        refusedHf(ok.replace("null", "[]"), "quantization.kv_cache_quant_algo", "expected null or the name", "found an array");
         refusedHf(ok.replace(" \"kv_cache_quant_algo\": null,", ""), "quantization.kv_cache_quant_algo", "found nothing");
         refusedHf(ok.replace("\"name\": \"modelopt\"", "\"name\": \"llmcompressor\""), "producer.name", "found \"llmcompressor\"");
-        refusedHf(ok.replace("{\"producer\"", "{\"extra\": 1, \"producer\""), "extra: unknown field");
         refusedHf("{\"producer\": {\"name\": \"modelopt\"}}", "quantization: expected a JSON object, found nothing");
     }
 
@@ -179,5 +179,47 @@ class QuantConfigTest {
         Files.copy(QuantGolden.golden().resolve("tiny-moe/config.json"), tmp.resolve("config.json"),
                 java.nio.file.StandardCopyOption.REPLACE_EXISTING);
         assertTrue(QuantizationConfig.read(tmp).isEmpty(), "a BF16 checkpoint is not quantized");
+    }
+
+    /**
+     * A quantization_config shaped like NVIDIA's newer ModelOpt exports (config_groups, producer, kv_cache_scheme,
+     * ignore without exclude_modules, no top-level group_size) and an hf_quant_config.json with an FP8 KV cache and
+     * extra fields: both parse, the unknown fields come back unchanged and in place, the list follows a child.
+     */
+    @Test
+    void unknownFieldsOfRealConfigsAreKeptAndWrittenBack() throws Exception {
+        String quant = "{\"config_groups\": {\"group_0\": {\"weights\": {\"num_bits\": 4, \"type\": \"float\", \"group_size\": 16,"
+                + " \"dynamic\": false}, \"targets\": [\"Linear\"]}}, \"ignore\": [\"lm_head\", \"backbone.layers.3.mixer.q_proj\"],"
+                + " \"kv_cache_quant_algo\": \"FP8\", \"quant_algo\": \"NVFP4\", \"producer\": {\"name\": \"modelopt\", \"version\": \"0.39.0\"},"
+                + " \"kv_cache_scheme\": {\"num_bits\": 8, \"type\": \"float\", \"scale\": 0.5}, \"quant_method\": \"modelopt\"}";
+        JsonNode original = parse(quant);
+        QuantizationConfig q = QuantizationConfig.fromConfig(tmp, parse(config(quant))).orElseThrow();
+        assertEquals(QuantAlgo.NVFP4, q.algo());
+        assertEquals("FP8", q.kvCacheQuantAlgo());
+        assertEquals(List.of("lm_head", "backbone.layers.3.mixer.q_proj"), q.excludeModules());
+        assertEquals(original, q.toConfigJson());
+        assertEquals(fieldNames(original), fieldNames(q.toConfigJson()));
+        JsonNode child = q.forChild(Map.of(0, 0, 1, 1, 2, 2, 4, 3)).toConfigJson();
+        assertEquals(MAPPER.readTree("[\"lm_head\"]"), child.get("ignore"));
+        assertEquals(original.get("config_groups"), child.get("config_groups"));
+        assertTrue(!child.has("exclude_modules"), "no list is added that the file did not have");
+
+        String hf = "{\n  \"producer\": {\n    \"name\": \"modelopt\",\n    \"version\": \"0.39.0\"\n  },\n  \"quantization\": {\n"
+                + "    \"quant_algo\": \"NVFP4\",\n    \"kv_cache_quant_algo\": \"FP8\",\n    \"group_size\": 16,\n"
+                + "    \"exclude_modules\": [\n      \"lm_head\",\n      \"backbone.layers.3.mixer.q_proj\"\n    ],\n"
+                + "    \"kv_cache_scale\": 0.0001,\n    \"eps\": 1e-05,\n    \"calibrated\": true\n  },\n  \"extra\": null\n}\n";
+        QuantizationConfig h = QuantizationConfig.fromHfQuantConfig(tmp, parse(hf));
+        assertEquals("FP8", h.kvCacheQuantAlgo());
+        assertEquals(hf, h.hfQuantConfigText(), "unknown fields come back byte for byte");
+
+        Files.writeString(tmp.resolve("config.json"), config(quant));
+        Files.writeString(tmp.resolve("hf_quant_config.json"), hf);
+        QuantizationConfig both = QuantizationConfig.read(tmp).orElseThrow();
+        assertEquals(original, both.toConfigJson());
+        assertEquals(hf, both.hfQuantConfigText());
+        Files.writeString(tmp.resolve("hf_quant_config.json"), hf.replace("\"kv_cache_quant_algo\": \"FP8\"", "\"kv_cache_quant_algo\": null"));
+        FormatException e = assertThrows(FormatException.class, () -> QuantizationConfig.read(tmp));
+        assertTrue(e.getMessage().contains("quantization.kv_cache_quant_algo: expected \"FP8\" as in config.json's"
+                + " quantization_config, found null"), e.getMessage());
     }
 }
