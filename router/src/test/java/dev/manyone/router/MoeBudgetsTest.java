@@ -1,0 +1,131 @@
+package dev.manyone.router;
+
+import dev.manyone.elastic.LayerKind;
+import dev.manyone.elastic.LayerSpec;
+import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.NemotronHConfig;
+import dev.manyone.elastic.generate.Presets;
+import dev.manyone.formats.FormatException;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * MoE budgets: the MoE axes in the router's choice space, total vs active parameters, and the example MoE parent's
+ * budgets. Parameter counts are recomputed here from the preset's numbers, not through the code under test.
+ */
+class MoeBudgetsTest {
+    @TempDir
+    Path tmp;
+
+    private static final NemotronHConfig MOE = Presets.load("moe-example");
+
+    private Path parentDir(String name, NemotronHConfig config, ElasticMetadata m) throws Exception {
+        Path dir = tmp.resolve(name);
+        Files.createDirectories(dir);
+        config.write(dir.resolve("config.json"));
+        if (m != null) {
+            ElasticFiles.write(dir, m, ModelDescription.of(config));
+        }
+        return dir;
+    }
+
+    /** Routed-expert weights a token does not use: Σ over MoE layers (E − k) · 2 · I · H (no latent). */
+    private static long idleExperts(Configuration c) {
+        long idle = 0;
+        for (LayerSpec l : c.layers()) {
+            if (l.kind() == LayerKind.MOE) {
+                idle += (long) (l.experts() - c.expertsPerToken()) * 2 * l.moeFfn() * c.hidden();
+            }
+        }
+        return idle;
+    }
+
+    @Test
+    void exampleRecipeHasTheMoeAxes() {
+        ModelDescription parent = ModelDescription.of(MOE);
+        Map<Axis, AxisChoices> axes = ElasticParentGenerator.example(parent).axes();
+        assertArrayEquals(new int[] {8, 12, 16}, axes.get(Axis.EXPERTS).global());
+        assertArrayEquals(new int[] {64, 96, 128}, axes.get(Axis.MOE_FFN).global());
+        assertArrayEquals(new int[] {128, 192, 256}, axes.get(Axis.SHARED_FFN).global());
+        assertArrayEquals(new int[] {1, 2}, axes.get(Axis.EXPERTS_PER_TOKEN).global());
+    }
+
+    @Test
+    void parentActiveParamsDropFourteenOfSixteenExpertsPerLayer() {
+        ModelDescription parent = ModelDescription.of(MOE);
+        // 3 MoE layers (MEM*EME-: 1, 4, 6), 16 experts of 2·128·256 weights, k = 2: 14 idle experts per layer
+        assertEquals(3L * 14 * 2 * 128 * 256, parent.params().total() - parent.params().active());
+    }
+
+    @Test
+    void trainedBudgetsOfTheMoeExampleAreRoutedAndCounted() throws Exception {
+        ModelDescription parent = ModelDescription.of(MOE);
+        ElasticMetadata m = ElasticParentGenerator.metadata(parent, ElasticParentGenerator.example(parent), 11);
+        Path dir = parentDir("moe", MOE, m);
+        ElasticMetadata read = Budgets.metadata(dir, parent);
+        assertEquals(m.axes(), read.axes());
+        for (LayerSpec l : parent.layers()) {
+            if (l.kind() == LayerKind.MOE) {
+                assertArrayEquals(m.rankings().layer(l.index()).experts(), read.rankings().layer(l.index()).experts());
+                assertArrayEquals(m.rankings().layer(l.index()).expertFfn()[5], read.rankings().layer(l.index()).expertFfn()[5]);
+                assertArrayEquals(m.rankings().layer(l.index()).sharedFfn(), read.rankings().layer(l.index()).sharedFfn());
+                assertArrayEquals(m.scores().layer(l.index()).expertFfn()[3], read.scores().layer(l.index()).expertFfn()[3]);
+            }
+        }
+        List<BudgetChoice> budgets = Budgets.trained(read, parent, Budgets.Options.defaults());
+        assertEquals(List.of("small", "medium", "full"), budgets.stream().map(b -> b.budget().name()).toList());
+        int[][] expected = {{8, 64, 128, 1}, {12, 96, 192, 1}, {16, 128, 256, 2}}; // constructed: ⌊k·(C−1)/(B−1)⌋
+        for (int k = 0; k < 3; k++) {
+            BudgetChoice b = budgets.get(k);
+            Configuration c = b.configuration();
+            assertTrue(b.routerTrained());
+            assertEquals(expected[k][3], c.expertsPerToken(), b.budget().name());
+            for (LayerSpec l : c.layers()) {
+                if (l.kind() == LayerKind.MOE) {
+                    assertEquals(expected[k][0], l.experts());
+                    assertEquals(expected[k][1], l.moeFfn());
+                    assertEquals(expected[k][2], l.sharedFfn());
+                }
+            }
+            assertEquals(b.cost().params() - idleExperts(c), b.cost().activeParams(), b.budget().name());
+            assertEquals((long) b.budget().params(), b.cost().params());
+            assertEquals(Integer.valueOf(c.expertsPerToken()), c.toChildSpec(parent).expertsPerToken());
+            assertEquals(c.expertsPerToken(), c.specJson(parent).get("num_experts_per_tok").asInt());
+            // memory counts every expert: weights = total parameters · 2 bytes (BF16)
+            assertEquals(2 * b.cost().params(), b.cost().memory().weightBytes());
+        }
+        assertEquals(parent.params().total(), budgets.get(2).cost().params());
+        assertEquals(parent.params().active(), budgets.get(2).cost().activeParams());
+        assertTrue(budgets.get(0).configuration().nestedIn(budgets.get(1).configuration()));
+        assertTrue(budgets.get(1).configuration().nestedIn(budgets.get(2).configuration()));
+    }
+
+    @Test
+    void activeAndTotalTargetsOnTheMoeExample() throws Exception {
+        ModelDescription parent = ModelDescription.of(MOE);
+        ElasticMetadata m = ElasticParentGenerator.metadata(parent, ElasticParentGenerator.example(parent), 11);
+        Path dir = parentDir("moe", MOE, m);
+        long active = parent.params().active();
+        long total = parent.params().total();
+        ChildRequest a = Budgets.resolve(dir, parent, new Target.ActiveParams(Math.round(0.7 * active)), Budgets.Options.defaults());
+        assertTrue(a.activeParams() <= 0.7 * active, a.activeParams() + " active");
+        assertEquals(a.params() - idleExperts(a.configuration()), a.activeParams());
+        assertEquals("greedy-active-params", a.method());
+        assertFalse(a.routerTrained());
+        assertEquals("active-params-" + Quantities.formatCount(Math.round(0.7 * active)), a.label());
+        ChildRequest t = Budgets.resolve(dir, parent, new Target.Params(Math.round(0.8 * total)), Budgets.Options.defaults());
+        assertTrue(t.params() <= 0.8 * total);
+        // k saves no total parameter: a --params child keeps the parent's k
+        assertEquals(2, t.configuration().expertsPerToken());
+    }
+}
