@@ -173,7 +173,7 @@ final class ElasticJson {
         AxisChoices kc = axes.get(Axis.EXPERTS_PER_TOKEN);
         int k = kc == null ? moe.expertsPerToken() : kc.global()[kc.global().length - 1];
         String kWhere = kc == null ? "the parent's num_experts_per_tok " + k + " (there is no 'axes.experts_per_token')"
-                : "'axes.experts_per_token' choice " + k;
+                : "choice " + k;
         AxisChoices ec = axes.get(Axis.EXPERTS);
         for (LayerSpec l : layersOf(parent, Axis.EXPERTS)) {
             int e = l.experts();
