@@ -128,4 +128,40 @@ class MoeBudgetsTest {
         // k saves no total parameter: a --params child keeps the parent's k
         assertEquals(2, t.configuration().expertsPerToken());
     }
+
+    private Path damaged(java.util.function.Consumer<Map<String, TensorSurgery.Tensor>> edit) throws Exception {
+        ModelDescription parent = ModelDescription.of(MOE);
+        Path dir = parentDir("damaged", MOE, ElasticParentGenerator.metadata(parent, ElasticParentGenerator.example(parent), 3));
+        TensorSurgery.edit(dir.resolve(ElasticFiles.SAFETENSORS), edit);
+        return dir;
+    }
+
+    private static void refused(Path dir, String... parts) {
+        FormatException e = org.junit.jupiter.api.Assertions.assertThrows(FormatException.class,
+                () -> Budgets.metadata(dir, ModelDescription.of(MOE)));
+        assertTrue(e.getMessage().contains(ElasticFiles.SAFETENSORS), e.getMessage());
+        for (String p : parts) {
+            assertTrue(e.getMessage().contains(p), "expected '" + p + "' in: " + e.getMessage());
+        }
+    }
+
+    @Test
+    void expertRankingsAreCheckedLikeTheOthers() throws Exception {
+        refused(damaged(t -> {
+            TensorSurgery.Tensor f = t.get("rankings.per_layer.4.expert_ffn");
+            java.nio.ByteBuffer b = f.bytes().duplicate().order(java.nio.ByteOrder.LITTLE_ENDIAN);
+            b.putInt((3 * 128 + 1) * 4, b.getInt(3 * 128 * 4)); // row 3: its first neuron twice
+            t.put("rankings.per_layer.4.expert_ffn", new TensorSurgery.Tensor(f.dtype(), f.shape(), b));
+        }), "'rankings.per_layer.4.expert_ffn'", "row 3 (expert 3)");
+        refused(damaged(t -> t.put("rankings.per_layer.1.expert_ffn", TensorSurgery.ints(new int[128]))),
+                "'rankings.per_layer.1.expert_ffn'", "expected shape [16, 128], found [128]");
+        refused(damaged(t -> t.put("rankings.per_layer.0.experts", TensorSurgery.ints(0, 1))),
+                "'rankings.per_layer.0.experts'", "experts, expert_ffn and shared_ffn for MoE layers");
+        int[] rev = new int[16];
+        for (int i = 0; i < 16; i++) {
+            rev[i] = 15 - i;
+        }
+        refused(damaged(t -> t.put("rankings.per_layer.6.experts", TensorSurgery.ints(rev))),
+                "'scores.per_layer.6.experts'", "scores disagree with the ranking");
+    }
 }
