@@ -100,4 +100,34 @@ class NanoMoeTargetsTest {
             }
         }
     }
+
+    /** Star Elastic's children (hidden 2176 / expert FFN 1664 and 1856 / 960, all layers and experts, k 6). */
+    @Test
+    void starElasticChildrenCountAsPublished() {
+        ModelDescription parent = ModelDescription.of(NANO);
+        CostModel costs = new CostModel(parent);
+        for (int[] child : new int[][] {{2176, 1664, 23_10, 2_78}, {1856, 960, 12_01, 2_01}}) {
+            java.util.List<LayerSpec> layers = new java.util.ArrayList<>();
+            for (LayerSpec l : parent.layers()) {
+                layers.add(l.kind() == LayerKind.MOE ? LayerSpec.moe(l.index(), l.experts(), child[1], l.sharedFfn()) : l);
+            }
+            Configuration c = new Configuration(child[0], layers, 6);
+            long[] n = recount(c);
+            assertEquals(n[0], costs.params(c));
+            assertEquals(n[1], costs.active(c));
+            assertEquals(child[2], Math.round(n[0] / 1e7), "total of hidden " + child[0]);
+            assertEquals(child[3], Math.round(n[1] / 1e7), "active of hidden " + child[0]);
+        }
+    }
+
+    @Test
+    void smallerTargetsStayNestedAndWithinBounds() throws Exception {
+        ChildRequest a2 = resolve(Target.activeParams("2B"));
+        ChildRequest a28 = resolve(Target.activeParams("2.8B"));
+        ChildRequest p12 = resolve(Target.params("12B"));
+        System.out.println(describe(a2));
+        System.out.println(describe(p12));
+        assertTrue(a2.activeParams() <= 2_000_000_000L && p12.params() <= 12_000_000_000L);
+        assertTrue(a2.configuration().nestedIn(a28.configuration()));
+    }
 }
