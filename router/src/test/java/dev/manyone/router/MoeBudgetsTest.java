@@ -164,4 +164,18 @@ class MoeBudgetsTest {
         refused(damaged(t -> t.put("rankings.per_layer.6.experts", TensorSurgery.ints(rev))),
                 "'scores.per_layer.6.experts'", "scores disagree with the ranking");
     }
+
+    /** --latency-ms on the MoE example: probes of MoE children export and run; the answer measures within the target. */
+    @Test
+    void latencyTargetOnTheMoeExample() throws Exception {
+        ModelDescription parent = ModelDescription.of(MOE);
+        Path dir = tmp.resolve("moe-weights");
+        ElasticParentGenerator.write(MOE, ElasticParentGenerator.example(parent), 5, dir, false);
+        Budgets.Options options = Budgets.Options.defaults().withLatency(LatencyTest.settings(tmp.resolve("cache")));
+        ChildRequest r = Budgets.resolve(dir, parent, new Target.Latency(1e6), options);
+        assertEquals("measured", r.provenance().get("manyone.latency_source"));
+        assertTrue(r.latencyMs().getAsDouble() <= 1e6);
+        assertEquals(parent.params().total(), r.params()); // nothing needs to go: the largest configuration
+        assertEquals(parent.params().active(), r.activeParams());
+    }
 }
