@@ -137,12 +137,13 @@ public final class ElasticParentGenerator {
         axes.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, pick(r, parent.hidden() / 2, parent.hidden(), 1)));
         int n = parent.layers().size();
         axes.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, pick(r, (n + 1) / 2, n, 1)));
-        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN}) {
+        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN, Axis.EXPERTS,
+                Axis.MOE_FFN, Axis.SHARED_FFN}) {
             List<LayerSpec> layers = ElasticJson.layersOf(parent, a);
             if (layers.isEmpty()) {
                 continue;
             }
-            int g = a.granule(parent);
+            int g = a == Axis.EXPERTS ? leastExperts(parent) : a.granule(parent);
             if (r.nextBoolean()) {
                 int w = layers.stream().mapToInt(l -> a.parentWidth(parent, l)).min().orElseThrow();
                 axes.put(a, AxisChoices.global(a, pick(r, g, w, g)));
@@ -156,11 +157,25 @@ public final class ElasticParentGenerator {
                 axes.put(a, AxisChoices.perLayer(a, per));
             }
         }
+        parent.moe().ifPresent(moe -> axes.put(Axis.EXPERTS_PER_TOKEN,
+                AxisChoices.global(Axis.EXPERTS_PER_TOKEN, pick(r, 1, moe.expertsPerToken(), 1))));
         List<String> names = new ArrayList<>();
         for (int k = 0; k < budgets; k++) {
             names.add("b" + k);
         }
         return new Recipe(names, axes, 32, DEFAULT_SLOPE, r.nextBoolean(), router);
+    }
+
+    /**
+     * The fewest experts every choice may keep so that any k up to the parent's fits (a multiple of n_group): k, at
+     * least 2 per router group, and topk_group × experts/n_group ≥ k. Random recipes draw experts as multiples of it.
+     */
+    private static int leastExperts(ModelDescription parent) {
+        var moe = parent.moe().orElseThrow();
+        int g = moe.routerGroups();
+        int k = moe.expertsPerToken();
+        int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
+        return (least + g - 1) / g * g;
     }
 
     /** 2–4 distinct multiples of {@code granule} in [from, to], always including {@code to}, ascending. */

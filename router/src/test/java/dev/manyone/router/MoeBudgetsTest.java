@@ -178,4 +178,42 @@ class MoeBudgetsTest {
         assertEquals(parent.params().total(), r.params()); // nothing needs to go: the largest configuration
         assertEquals(parent.params().active(), r.activeParams());
     }
+
+    /**
+     * Random MoE recipes (ungrouped and with 4 router groups, topk_group 1, k 4) survive writing and reading, pass
+     * validation, and every budget plans as a valid child whose closed-form cost matches ModelDescription; the
+     * constructed router picks ⌊k·(C−1)/(B−1)⌋ of every segment.
+     */
+    @Test
+    void randomMoeRecipesRoundTripAndPlan() throws Exception {
+        NemotronHConfig grouped = MOE.with(o -> {
+            o.put("n_group", 4);
+            o.put("topk_group", 1);
+            o.put("num_experts_per_tok", 4);
+        });
+        int n = 0;
+        for (NemotronHConfig config : new NemotronHConfig[] {MOE, grouped}) {
+            ModelDescription parent = ModelDescription.of(config);
+            for (long seed = 1; seed <= 6; seed++) {
+                ElasticParentGenerator.Recipe recipe = ElasticParentGenerator.random(parent, 3, seed,
+                        ElasticParentGenerator.RouterKind.CONSTRUCTED);
+                assertTrue(recipe.axes().containsKey(Axis.EXPERTS) && recipe.axes().containsKey(Axis.EXPERTS_PER_TOKEN));
+                ElasticMetadata m = ElasticParentGenerator.metadata(parent, recipe, seed);
+                Path dir = parentDir("random-" + n++, config, m);
+                ElasticMetadata read = Budgets.metadata(dir, parent);
+                assertEquals(m.axes(), read.axes());
+                List<BudgetChoice> budgets = Budgets.trained(read, parent, Budgets.Options.defaults());
+                for (BudgetChoice b : budgets) {
+                    for (var e : b.decision().entrySet()) {
+                        List<AxisChoices.Segment> segments = read.axes().get(e.getKey()).segments();
+                        for (int i = 0; i < segments.size(); i++) {
+                            assertEquals(ElasticParentGenerator.constructedChoice(b.index(), 3, segments.get(i).choices().length),
+                                    e.getValue()[i], e.getKey() + " seed " + seed);
+                        }
+                    }
+                    assertEquals(b.cost().params() - idleExperts(b.configuration()), b.cost().activeParams());
+                }
+            }
+        }
+    }
 }
