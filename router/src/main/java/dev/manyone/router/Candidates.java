@@ -19,7 +19,7 @@ import java.util.TreeSet;
  *       the heads;</li>
  *   <li>mamba_head_dim: {@code k·P/8} for k = 4..8 (50%–100%);</li>
  *   <li>ffn: {@code k·F/16} for k = 4..16, rounded down to a multiple of 8 when F ≥ 128 (25%–100%);</li>
- *   <li>MoE layers: experts {@code k·E/8} for k = 4..8 rounded down to a multiple of n_group (50%–100%), never fewer
+ *   <li>MoE layers: experts {@code k·E/16} for k = 8..16 rounded down to a multiple of n_group (50%–100%), never fewer
  *       than the parent's k, 2 per router group or what topk_group needs for k; moe_ffn and shared_ffn as ffn;
  *       experts_per_token (model-wide) ⌈k/2⌉ .. k.</li>
  * </ul>
@@ -79,7 +79,7 @@ public final class Candidates {
                 int k = moe.expertsPerToken();
                 // the smallest experts count that still holds k: k ≤ E' and, grouped, k ≤ topk_group · E'/g, 2 per group
                 int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
-                int[] f = fractions(w, 4, 8, 8, g);
+                int[] f = fractions(w, 8, 16, 16, g);
                 yield java.util.Arrays.stream(f).filter(v -> v >= least || v == w).toArray();
             }
             default -> throw new IllegalArgumentException(a.toString());
