@@ -216,4 +216,35 @@ class MoeBudgetsTest {
             }
         }
     }
+
+    /** Fraction of the total in the largest {@code keep} of {@code scores}. */
+    private static double top(float[] scores, int keep) {
+        float[] sorted = scores.clone();
+        java.util.Arrays.sort(sorted);
+        double total = 0;
+        double kept = 0;
+        for (int i = 0; i < sorted.length; i++) {
+            total += sorted[i];
+            kept += i >= sorted.length - keep ? sorted[i] : 0;
+        }
+        return kept / total;
+    }
+
+    @Test
+    void importanceMassOfMoeWidthsFollowsTheScores() {
+        ModelDescription parent = ModelDescription.of(MOE);
+        ElasticMetadata m = ElasticParentGenerator.metadata(parent, ElasticParentGenerator.example(parent), 11);
+        ImportanceMass mass = new ImportanceMass(parent, m.rankings(), m.scores());
+        ImportanceScores.Layer s = m.scores().layer(4);
+        assertEquals(top(s.experts(), 8), mass.width(Axis.EXPERTS, 4, 8), 1e-9);
+        assertEquals(top(s.sharedFfn(), 192), mass.width(Axis.SHARED_FFN, 4, 192), 1e-9);
+        double mean = 0;
+        for (float[] expert : s.expertFfn()) {
+            mean += top(expert, 64) / 16;
+        }
+        assertEquals(mean, mass.width(Axis.MOE_FFN, 4, 64), 1e-9);
+        // k: the parent's 2 routing slots by the rank proxy, 2/2 and 1/2: k = 1 keeps 1 / 1.5
+        assertEquals(2.0 / 3, mass.width(Axis.EXPERTS_PER_TOKEN, -1, 1), 1e-12);
+        assertEquals(1.0, mass.width(Axis.EXPERTS_PER_TOKEN, -1, 2), 1e-12);
+    }
 }
