@@ -51,7 +51,7 @@ import java.util.concurrent.Callable;
             "Examples:",
             "  manyone extract parent --budget 6B,9B -o children          (trained budgets, one pass)",
             "  manyone extract parent --params 7.5B -o child               (any target; not router-trained)",
-            "  manyone extract moe-parent --active-params 2.8B -o child    (MoE: parameters a token uses)",
+            "  manyone extract moe-parent --active-params 2.8B -o child  (MoE: per token)",
             "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
             "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child",
             "  manyone extract moe-parent --experts 64 --moe-ffn 1344 --shared-ffn 2688",
