@@ -31,7 +31,7 @@ import java.util.TreeMap;
  *   rankings.layers                      I32 [L]
  *   rankings.per_layer.{i}.{field}       I32 [width]   field: mamba_heads, mamba_head_channels, attention_heads, ffn,
  *                                                      experts, shared_ffn
- *   rankings.per_layer.{i}.expert_ffn    I32 [E, I]    MoE layer: row j ranks the neurons of expert j (original id)
+ *   rankings.per_layer.{i}.expert_ffn    I32 [E, I]    MoE layer: row j ranks the neurons of expert j ({@link MoeRankingTensors})
  *   scores.hidden | scores.layers | scores.per_layer.{i}.{field}   F32, by original index (optional)
  *   router.{axis}.fc1.weight [hidden_width, budgets]  .fc1.bias [hidden_width]
  *   router.{axis}.fc2.weight [outputs, hidden_width]  .fc2.bias [outputs]       F32
@@ -43,8 +43,6 @@ import java.util.TreeMap;
 final class ElasticTensors {
     static final String FILE = "elastic.safetensors";
     static final List<String> FIELDS = List.of("mamba_heads", "mamba_head_channels", "attention_heads", "ffn");
-    /** The fields of an MoE layer: experts [E], expert_ffn [E, I], shared_ffn [Is]. */
-    static final List<String> MOE_FIELDS = List.of("experts", "expert_ffn", "shared_ffn");
     private static final List<String> ROUTER_PARTS = List.of("fc1.weight", "fc1.bias", "fc2.weight", "fc2.bias");
 
     private ElasticTensors() {
@@ -85,32 +83,13 @@ final class ElasticTensors {
                 unused.remove(rn);
                 s[f] = scores(src, byName.get("scores.per_layer." + l.index() + "." + FIELDS.get(f)), r[f], file, unused);
             }
-            int[] experts = null;
-            int[][] expertFfn = null;
-            int[] shared = null;
-            float[] sExperts = null;
-            float[][] sExpertFfn = null;
-            float[] sShared = null;
-            if (l.kind() == dev.manyone.elastic.LayerKind.MOE) {
-                String p = "rankings.per_layer." + l.index() + ".";
-                String q = "scores.per_layer." + l.index() + ".";
-                experts = ranking(src, byName.get(p + "experts"), l.experts(), file, unused);
-                shared = ranking(src, byName.get(p + "shared_ffn"), l.sharedFfn(), file, unused);
-                TensorInfo t = byName.get(p + "expert_ffn");
-                unused.remove(p + "expert_ffn");
-                expertFfn = t == null ? null : rows(src, t, l.experts(), l.moeFfn(), file);
-                if (expertFfn == null) {
-                    expertFfn = new int[l.experts()][];
-                    for (int j = 0; j < expertFfn.length; j++) {
-                        expertFfn[j] = iota(l.moeFfn());
-                    }
-                }
-                sExperts = scores(src, byName.get(q + "experts"), experts, file, unused);
-                sShared = scores(src, byName.get(q + "shared_ffn"), shared, file, unused);
-                sExpertFfn = rowScores(src, byName.get(q + "expert_ffn"), expertFfn, file, unused);
-            }
-            per.put(l.index(), new Rankings.Layer(r[0], r[1], r[2], r[3], experts, expertFfn, shared));
-            ImportanceScores.Layer sl = new ImportanceScores.Layer(s[0], s[1], s[2], s[3], sExperts, sExpertFfn, sShared);
+            MoeRankingTensors.Part moe = switch (l.kind()) {
+                case MOE -> MoeRankingTensors.read(src, l, byName, file, unused);
+                case MAMBA, ATTENTION, MLP -> MoeRankingTensors.Part.NONE;
+            };
+            per.put(l.index(), new Rankings.Layer(r[0], r[1], r[2], r[3], moe.experts(), moe.expertFfn(), moe.sharedFfn()));
+            ImportanceScores.Layer sl = new ImportanceScores.Layer(s[0], s[1], s[2], s[3], moe.expertScores(),
+                    moe.expertFfnScores(), moe.sharedFfnScores());
             if (!sl.isEmpty()) {
                 perScores.put(l.index(), sl);
             }
@@ -160,68 +139,6 @@ final class ElasticTensors {
         };
     }
 
-    /** A 1-D ranking, identity when absent. */
-    private static int[] ranking(TensorSource src, TensorInfo t, int size, Path file, Map<String, TensorInfo> unused) {
-        if (t == null) {
-            return iota(size);
-        }
-        unused.remove(t.name());
-        return permutation(src, t, size, file);
-    }
-
-    /** An [rows, size] tensor whose every row is a permutation of 0..size-1. */
-    private static int[][] rows(TensorSource src, TensorInfo t, int rows, int size, Path file) {
-        if (t.dtype() != DType.I32 && t.dtype() != DType.I64) {
-            throw new FormatException(file, t.name(), "expected I32 (or I64) permutations, found dtype " + t.dtype());
-        }
-        shape(t, new long[] {rows, size}, file);
-        ByteBuffer b = src.bytes(t).order(ByteOrder.LITTLE_ENDIAN);
-        int[][] out = new int[rows][size];
-        for (int j = 0; j < rows; j++) {
-            boolean[] seen = new boolean[size];
-            for (int k = 0; k < size; k++) {
-                int at = j * size + k;
-                long v = t.dtype() == DType.I32 ? b.getInt(at * 4) : b.getLong(at * 8);
-                if (v < 0 || v >= size || seen[(int) v]) {
-                    throw new FormatException(file, t.name(), "row " + j + " (expert " + j + "), element " + k
-                            + ": expected a permutation of 0.." + (size - 1) + ", found " + v + (v >= 0 && v < size ? " twice" : ""));
-                }
-                seen[(int) v] = true;
-                out[j][k] = (int) v;
-            }
-        }
-        return out;
-    }
-
-    /** Scores [rows, size], each row by original neuron index and ordered along its row of {@code ranking}. */
-    private static float[][] rowScores(TensorSource src, TensorInfo t, int[][] ranking, Path file, Map<String, TensorInfo> unused) {
-        if (t == null) {
-            return null;
-        }
-        unused.remove(t.name());
-        int size = ranking.length == 0 ? 0 : ranking[0].length;
-        if (t.dtype() != DType.F32) {
-            throw new FormatException(file, t.name(), "expected F32 scores, found dtype " + t.dtype());
-        }
-        shape(t, new long[] {ranking.length, size}, file);
-        float[] all = src.readFloats(t);
-        float[][] out = new float[ranking.length][];
-        for (int j = 0; j < out.length; j++) {
-            out[j] = java.util.Arrays.copyOfRange(all, j * size, (j + 1) * size);
-            for (int k = 0; k < size; k++) {
-                if (!Float.isFinite(out[j][k]) || out[j][k] < 0) {
-                    throw new FormatException(file, t.name(), "row " + j + ", element " + k + ": expected a finite score >= 0, found " + out[j][k]);
-                }
-            }
-            for (int r = 1; r < size; r++) {
-                if (out[j][ranking[j][r]] > out[j][ranking[j][r - 1]]) {
-                    throw new FormatException(file, t.name(), "row " + j + ": scores disagree with the ranking at rank " + r);
-                }
-            }
-        }
-        return out;
-    }
-
     private static TensorInfo require(Map<String, TensorInfo> byName, String name, Path file) {
         TensorInfo t = byName.get(name);
         if (t == null) {
@@ -231,13 +148,13 @@ final class ElasticTensors {
         return t;
     }
 
-    private static void shape(TensorInfo t, long[] expected, Path file) {
+    static void shape(TensorInfo t, long[] expected, Path file) {
         if (!Arrays.equals(t.shape(), expected)) {
             throw new FormatException(file, t.name(), "expected shape " + Arrays.toString(expected) + ", found " + t.shapeString());
         }
     }
 
-    private static int[] permutation(TensorSource src, TensorInfo t, int size, Path file) {
+    static int[] permutation(TensorSource src, TensorInfo t, int size, Path file) {
         if (t.dtype() != DType.I32 && t.dtype() != DType.I64) {
             throw new FormatException(file, t.name(), "expected an I32 (or I64) permutation, found dtype " + t.dtype());
         }
@@ -260,7 +177,7 @@ final class ElasticTensors {
     }
 
     /** Scores by original index; null when absent. Non-negative, finite, non-increasing along {@code ranking}. */
-    private static float[] scores(TensorSource src, TensorInfo t, int[] ranking, Path file, Map<String, TensorInfo> unused) {
+    static float[] scores(TensorSource src, TensorInfo t, int[] ranking, Path file, Map<String, TensorInfo> unused) {
         if (t == null) {
             return null;
         }
@@ -324,16 +241,7 @@ final class ElasticTensors {
                     ints(plan, data, "rankings.per_layer." + l.index() + "." + FIELDS.get(f), arrays[f]);
                 }
             }
-            String p = "rankings.per_layer." + l.index() + ".";
-            if (rl.experts() != null) {
-                ints(plan, data, p + "experts", rl.experts());
-            }
-            if (rl.expertFfn() != null) {
-                ints(plan, data, p + "expert_ffn", flatten(rl.expertFfn()), rl.expertFfn().length, l.moeFfn());
-            }
-            if (rl.sharedFfn() != null) {
-                ints(plan, data, p + "shared_ffn", rl.sharedFfn());
-            }
+            MoeRankingTensors.writeRankings(plan, data, l, rl);
         }
         ImportanceScores s = m.scores();
         floats(plan, data, "scores.hidden", s.hidden());
@@ -345,12 +253,7 @@ final class ElasticTensors {
                 for (int f = 0; f < 4; f++) {
                     floats(plan, data, "scores.per_layer." + l.index() + "." + FIELDS.get(f), arrays[f]);
                 }
-                String p = "scores.per_layer." + l.index() + ".";
-                floats(plan, data, p + "experts", sl.experts());
-                if (sl.expertFfn() != null) {
-                    floats(plan, data, p + "expert_ffn", flatten(sl.expertFfn()), sl.expertFfn().length, l.moeFfn());
-                }
-                floats(plan, data, p + "shared_ffn", sl.sharedFfn());
+                MoeRankingTensors.writeScores(plan, data, l, sl);
             }
         }
         if (m.router() != null) {
@@ -373,32 +276,14 @@ final class ElasticTensors {
         }
     }
 
-    private static int[] flatten(int[][] rows) {
-        return java.util.Arrays.stream(rows).flatMapToInt(java.util.Arrays::stream).toArray();
-    }
-
-    private static float[] flatten(float[][] rows) {
-        int n = 0;
-        for (float[] r : rows) {
-            n += r.length;
-        }
-        float[] out = new float[n];
-        int at = 0;
-        for (float[] r : rows) {
-            System.arraycopy(r, 0, out, at, r.length);
-            at += r.length;
-        }
-        return out;
-    }
-
-    private static void ints(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, int[] v, long... shape) {
+    static void ints(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, int[] v, long... shape) {
         ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asIntBuffer().put(v);
         plan.add(new TensorSpec(name, DType.I32, shape.length == 0 ? new long[] {v.length} : shape));
         data.put(name, b);
     }
 
-    private static void floats(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, float[] v, long... shape) {
+    static void floats(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, float[] v, long... shape) {
         if (v == null) {
             return;
         }
