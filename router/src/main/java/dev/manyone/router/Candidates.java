@@ -74,16 +74,25 @@ public final class Candidates {
             case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, 1);
             case FFN, MOE_FFN, SHARED_FFN -> fractions(w, 4, 16, 16, w >= 128 ? 8 : 1);
             case EXPERTS -> {
-                var moe = parent.moe().orElseThrow();
-                int g = moe.routerGroups();
-                int k = moe.expertsPerToken();
-                // the smallest experts count that still holds k: k ≤ E' and, grouped, k ≤ topk_group · E'/g, 2 per group
-                int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
-                int[] f = fractions(w, 8, 16, 16, g);
+                int least = leastExperts(parent);
+                int[] f = fractions(w, 8, 16, 16, a.granule(parent));
                 yield java.util.Arrays.stream(f).filter(v -> v >= least || v == w).toArray();
             }
             default -> throw new IllegalArgumentException(a.toString());
         };
+    }
+
+    /**
+     * The fewest experts a choice may keep so that the parent's k still routes (a multiple of n_group): "the child's k
+     * must not exceed the kept experts of any MoE layer. With groups, it must not exceed topk_group × experts/n_group",
+     * and at least 2 per router group.
+     */
+    static int leastExperts(ModelDescription parent) {
+        var moe = parent.moe().orElseThrow();
+        int g = moe.routerGroups();
+        int k = moe.expertsPerToken();
+        int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
+        return (least + g - 1) / g * g;
     }
 
     /** {@code k·w/den} for k = from..to, rounded down to {@code multiple}, positive, deduplicated, ascending; ends at w. */

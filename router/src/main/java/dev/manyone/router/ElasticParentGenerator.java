@@ -111,8 +111,8 @@ public final class ElasticParentGenerator {
             int e = ElasticJson.layersOf(parent, Axis.EXPERTS).stream().mapToInt(LayerSpec::experts).min().orElseThrow();
             int g = moe.routerGroups();
             int k = moe.expertsPerToken();
-            int least = Math.max(k, g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : 1);
-            int[] experts = java.util.Arrays.stream(set(g, e / 2, 3 * e / 4, e)).filter(v -> v >= least).toArray();
+            int least = Candidates.leastExperts(parent);
+            int[] experts = java.util.Arrays.stream(set(g, e / 2, 3 * e / 4, e)).filter(v -> v >= least || v == e).toArray();
             axes.put(Axis.EXPERTS, AxisChoices.global(Axis.EXPERTS, experts));
             for (Axis a : new Axis[] {Axis.MOE_FFN, Axis.SHARED_FFN}) {
                 int w = ElasticJson.layersOf(parent, a).stream().mapToInt(l -> a.parentWidth(parent, l)).min().orElseThrow();
@@ -143,7 +143,7 @@ public final class ElasticParentGenerator {
             if (layers.isEmpty()) {
                 continue;
             }
-            int g = a == Axis.EXPERTS ? leastExperts(parent) : a.granule(parent);
+            int g = a == Axis.EXPERTS ? Candidates.leastExperts(parent) : a.granule(parent);
             if (r.nextBoolean()) {
                 int w = layers.stream().mapToInt(l -> a.parentWidth(parent, l)).min().orElseThrow();
                 axes.put(a, AxisChoices.global(a, pick(r, g, w, g)));
@@ -164,18 +164,6 @@ public final class ElasticParentGenerator {
             names.add("b" + k);
         }
         return new Recipe(names, axes, 32, DEFAULT_SLOPE, r.nextBoolean(), router);
-    }
-
-    /**
-     * The fewest experts every choice may keep so that any k up to the parent's fits (a multiple of n_group): k, at
-     * least 2 per router group, and topk_group × experts/n_group ≥ k. Random recipes draw experts as multiples of it.
-     */
-    private static int leastExperts(ModelDescription parent) {
-        var moe = parent.moe().orElseThrow();
-        int g = moe.routerGroups();
-        int k = moe.expertsPerToken();
-        int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
-        return (least + g - 1) / g * g;
     }
 
     /** 2–4 distinct multiples of {@code granule} in [from, to], always including {@code to}, ascending. */
