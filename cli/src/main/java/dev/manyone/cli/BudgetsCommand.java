@@ -33,12 +33,20 @@ import java.util.concurrent.Callable;
         description = {
             "List the trained budgets of an elastic parent and the child each one stands for.",
             "",
-            "For every budget of elastic.json, the parent's router (one per axis: one-hot budget -> two fully",
-            "connected layers with a LeakyReLU -> logits over the axis's candidate choices, argmax) gives the",
-            "hidden channels, the layers kept (the top of the layer ranking) and the widths of every layer;",
-            "the exact parameter count and the memory (weights + KV cache + Mamba state at --batch and",
-            "--context) follow. A parent with rankings but no router lists its budgets as found by the nested",
-            "search (not router-trained); a plain checkpoint has none. Format: docs/elastic-format.md.",
+            "For every budget of elastic.json, the parent's router (one per axis: one-hot",
+            "budget -> two fully connected layers with a LeakyReLU -> logits over the",
+            "axis's candidate choices, argmax) gives the hidden channels, the layers kept",
+            "(the top of the layer ranking) and the widths of every layer; the exact",
+            "parameter count and the memory (weights + KV cache + Mamba state at --batch",
+            "and --context) follow.",
+            "",
+            "MoE parents: parameters are total (every expert) and active (what a token",
+            "uses: k of the E routed experts in every MoE layer); memory counts every",
+            "expert as resident. The table adds experts, expert FFN, shared FFN and k.",
+            "",
+            "A parent with rankings but no router lists its budgets as found by the",
+            "nested search (not router-trained); a plain checkpoint has none. Format:",
+            "docs/elastic-format.md.",
             "",
             "Example:  manyone budgets ./parent --context 131072 --batch 8 --json"})
 final class BudgetsCommand implements Callable<Integer> {
@@ -112,6 +120,7 @@ final class BudgetsCommand implements Callable<Integer> {
         o.put("description", m.kind().description());
         o.put("source", m.source() == null ? null : m.source().getFileName().toString());
         o.put("parent_params", model.params().total());
+        o.put("parent_active_params", model.params().active());
         o.put("batch", batch);
         o.put("context", context);
         ArrayNode list = o.putArray("budgets");
@@ -138,6 +147,10 @@ final class BudgetsCommand implements Callable<Integer> {
                 values.forEach(a::add);
             });
             e.put("params", b.cost().params());
+            e.put("active_params", b.cost().activeParams());
+            if (c.expertsPerToken() > 0) {
+                e.put("experts_per_token", c.expertsPerToken());
+            }
             e.put("fraction", Math.round(1e4 * b.cost().params() / (double) model.params().total()) / 1e4);
             MemoryEstimate mem = b.cost().memory();
             ObjectNode mo = e.putObject("memory");
@@ -154,25 +167,34 @@ final class BudgetsCommand implements Callable<Integer> {
         StringBuilder sb = new StringBuilder();
         sb.append(String.format(Locale.ROOT, "parent   %s: %s%s%n", parent, m.kind().description(),
                 m.source() == null ? "" : " (" + m.source().getFileName() + ")"));
-        sb.append(String.format(Locale.ROOT, "         %,d parameters, %d layers %s, hidden %d; memory at batch %d, context %d%n",
-                model.params().total(), model.layers().size(), model.config().hybridOverridePattern(), model.hidden(), batch, context));
+        boolean moe = model.moe().isPresent();
+        sb.append(String.format(Locale.ROOT, "         %,d parameters%s, %d layers %s, hidden %d; memory at batch %d, context %d%n",
+                model.params().total(), moe ? String.format(Locale.ROOT, " (%,d active)", model.params().active()) : "",
+                model.layers().size(), model.config().hybridOverridePattern(), model.hidden(), batch, context));
         if (budgets.isEmpty()) {
             sb.append(m.kind() == ElasticMetadata.Kind.PLAIN
                     ? "no budgets: the parent has no elastic metadata; extract children with --params, --memory or --latency-ms\n"
                     : "no budgets listed; extract children with --params, --memory or --latency-ms (not router-trained)\n");
             return sb.toString();
         }
-        sb.append(String.format(Locale.ROOT, "%n%-10s %8s %14s %7s %10s %6s %6s  %-13s %-10s %s%n", "budget", "target",
-                "params", "%", "memory", "hidden", "layers", "mamba hxd", "attn heads", "ffn"));
+        sb.append(String.format(Locale.ROOT, "%n%-10s %8s %14s %7s %s%10s %6s %6s  %-13s %-10s %s%n", "budget", "target",
+                "params", "%", moe ? String.format(Locale.ROOT, "%14s ", "active") : "", "memory", "hidden", "layers",
+                "mamba hxd", "attn heads", moe ? String.format(Locale.ROOT, "%-10s %-8s %-8s %-8s %s", "ffn", "experts",
+                        "moe ffn", "shared", "k") : "ffn"));
         for (BudgetChoice b : budgets) {
             Configuration c = b.configuration();
             Map<Axis, List<Integer>> w = c.widths();
             String mamba = w.get(Axis.MAMBA_HEADS).isEmpty() ? "-"
                     : distinct(w.get(Axis.MAMBA_HEADS)) + "x" + distinct(w.get(Axis.MAMBA_HEAD_DIM));
-            sb.append(String.format(Locale.ROOT, "%-10s %8s %,14d %6.1f%% %10s %6d %6d  %-13s %-10s %s%s%n",
+            sb.append(String.format(Locale.ROOT, "%-10s %8s %,14d %6.1f%% %s%10s %6d %6d  %-13s %-10s %s%s%n",
                     b.budget().name(), Units.count(Math.round(b.budget().params())), b.cost().params(),
-                    100.0 * b.cost().params() / model.params().total(), Units.bytes(b.cost().memory().total()), c.hidden(),
-                    c.layers().size(), mamba, distinct(w.get(Axis.ATTENTION_HEADS)), distinct(w.get(Axis.FFN)),
+                    100.0 * b.cost().params() / model.params().total(),
+                    moe ? String.format(Locale.ROOT, "%,14d ", b.cost().activeParams()) : "",
+                    Units.bytes(b.cost().memory().total()), c.hidden(),
+                    c.layers().size(), mamba, distinct(w.get(Axis.ATTENTION_HEADS)),
+                    moe ? String.format(Locale.ROOT, "%-10s %-8s %-8s %-8s %d", distinct(w.get(Axis.FFN)), distinct(w.get(Axis.EXPERTS)),
+                            distinct(w.get(Axis.MOE_FFN)), distinct(w.get(Axis.SHARED_FFN)), c.expertsPerToken())
+                            : distinct(w.get(Axis.FFN)),
                     b.routerTrained() ? "" : "  (not router-trained)"));
         }
         sb.append(String.format(Locale.ROOT, "%nlayers kept follow the layer ranking; widths list the distinct values over kept layers%s%n",

@@ -51,6 +51,7 @@ import java.util.concurrent.Callable;
             "Examples:",
             "  manyone extract parent --budget 6B,9B -o children          (trained budgets, one pass)",
             "  manyone extract parent --params 7.5B -o child               (any target; not router-trained)",
+            "  manyone extract moe-parent --active-params 2.8B -o child  (MoE: per token)",
             "  manyone extract parent --spec rankings.json --child 6B-style -o child-6b",
             "  manyone extract parent --hidden 4480 --mamba-heads 112 --ffn 15680 --drop-layers 3,17 -o child",
             "  manyone extract moe-parent --experts 64 --moe-ffn 1344 --shared-ffn 2688",
@@ -87,6 +88,12 @@ final class ExtractCommand implements Callable<Integer> {
     @Option(names = "--params", paramLabel = "N", description = "Untrained target: at most N parameters (e.g. 7.5B). "
             + "The nested configuration that keeps the most importance mass is searched; the child is labelled not router-trained.")
     String paramsTarget;
+
+    @Option(names = "--active-params", paramLabel = "N", description = "Untrained target for MoE parents: at most N active "
+            + "parameters (e.g. 2.8B), what a token uses: the total less, in every MoE layer, the routed experts it does "
+            + "not run (k of E run). --params bounds the total (every expert), --memory counts every expert as resident. "
+            + "For a dense parent active = total.")
+    String activeParamsTarget;
 
     @Option(names = "--memory", paramLabel = "SIZE", description = "Untrained target: inference memory at most SIZE (e.g. 20GiB) "
             + "for --context and --batch (weights + KV cache + Mamba state).")
@@ -242,8 +249,10 @@ final class ExtractCommand implements Callable<Integer> {
         } else {
             for (Extractor.Target t : targets) {
                 SlicePlan plan = t.plan();
-                spec.commandLine().getOut().printf("wrote %s (%s): %,d parameters (%.1f%% of the parent), %d layers %s, hidden %d%n",
+                long active = ModelDescription.of(plan.config()).params().active();
+                spec.commandLine().getOut().printf("wrote %s (%s): %,d parameters (%.1f%% of the parent)%s, %d layers %s, hidden %d%n",
                         t.dir(), String.join(",", wanted), plan.params(), 100.0 * plan.params() / parentParams,
+                        model.moe().isPresent() ? String.format(java.util.Locale.ROOT, ", %,d active", active) : "",
                         plan.parentLayers().size(), plan.config().hybridOverridePattern(), plan.config().hiddenSize());
             }
         }
@@ -253,6 +262,7 @@ final class ExtractCommand implements Callable<Integer> {
         SlicePlan plan = t.plan();
         o.put("dir", t.dir().toString());
         o.put("params", plan.params());
+        o.put("active_params", ModelDescription.of(plan.config()).params().active());
         o.put("fraction", Math.round(1e4 * plan.params() / (double) parentParams) / 1e4);
         o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
         o.put("hidden_size", plan.config().hiddenSize());
@@ -265,10 +275,10 @@ final class ExtractCommand implements Callable<Integer> {
 
     /** The requested children, from budgets / targets, a spec file or flags (exactly one of these). */
     private List<Request> requests(ModelDescription model) {
-        int ways = (budgets != null ? 1 : 0) + (paramsTarget != null ? 1 : 0) + (memoryTarget != null ? 1 : 0)
-                + (latencyTarget != null ? 1 : 0);
+        int ways = (budgets != null ? 1 : 0) + (paramsTarget != null ? 1 : 0) + (activeParamsTarget != null ? 1 : 0)
+                + (memoryTarget != null ? 1 : 0) + (latencyTarget != null ? 1 : 0);
         if (ways > 1) {
-            throw new FormatException(null, "give one of --budget, --params, --memory, --latency-ms, not several");
+            throw new FormatException(null, "give one of --budget, --params, --active-params, --memory, --latency-ms, not several");
         }
         List<Request> out = new ArrayList<>();
         if (ways == 1) {
@@ -282,6 +292,8 @@ final class ExtractCommand implements Callable<Integer> {
                 budgets.forEach(b -> wantedTargets.add(Target.budget(b)));
             } else if (paramsTarget != null) {
                 wantedTargets.add(Target.params(paramsTarget));
+            } else if (activeParamsTarget != null) {
+                wantedTargets.add(Target.activeParams(activeParamsTarget));
             } else if (memoryTarget != null) {
                 wantedTargets.add(Target.memory(memoryTarget, context, batch));
             } else {
@@ -340,7 +352,7 @@ final class ExtractCommand implements Callable<Integer> {
             throw new FormatException(null, "--child needs a rankings.json-shaped --spec file");
         }
         if (!flags) {
-            throw new FormatException(null, "no child given: pass --budget NAME, a target (--params, --memory, --latency-ms), "
+            throw new FormatException(null, "no child given: pass --budget NAME, a target (--params, --active-params, --memory, --latency-ms), "
                     + "--spec FILE or width flags (--hidden, --mamba-heads, --mamba-head-dim, --attention-heads, --ffn, "
                     + "--experts, --moe-ffn, --shared-ffn, --experts-per-token, --drop-layers)");
         }

@@ -22,15 +22,18 @@ import java.util.concurrent.Callable;
             "",
             "The same config, seed and shard size always give the same bytes. Presets: tiny (the golden",
             "tiny-hybrid shape), example (the README's parent), nano-v2-9b and nano-v2-12b (the published",
-            "Nemotron Nano V2 shapes: 17.8 GB and 24.6 GB). The output directory appears only when complete.",
+            "Nemotron Nano V2 shapes: 17.8 GB and 24.6 GB), moe-example (a small Nemotron 3 style MoE parent:",
+            "16 experts, top-2) and nemotron-3-nano-30b-a3b. The output directory appears only when complete.",
             "",
             "Examples:",
             "  manyone generate --preset example --elastic -o parent     (with budgets and a router)",
+            "  manyone generate --preset moe-example --elastic -o moe    (MoE: experts, expert FFN, shared",
+            "                                                            FFN and k are router axes too)",
             "  manyone generate --preset nano-v2-12b -o /data/nano-12b"})
 final class GenerateCommand implements Callable<Integer> {
 
     static final class Source {
-        @Option(names = "--preset", paramLabel = "NAME", description = "A named shape: tiny, example, nano-v2-9b, nano-v2-12b.")
+        @Option(names = "--preset", paramLabel = "NAME", description = "A named shape: tiny, example, nano-v2-9b, nano-v2-12b, moe-example, nemotron-3-nano-30b-a3b.")
         String preset;
 
         @Option(names = "--config", paramLabel = "FILE", description = "A Nemotron-H config.json to generate weights for.")
@@ -54,7 +57,7 @@ final class GenerateCommand implements Callable<Integer> {
     int threads;
 
     @Option(names = "--elastic", description = "Also write elastic metadata (elastic.json + elastic.safetensors): budgets "
-            + "small, medium and full, rankings, and a router whose choices are known by construction (docs/elastic-format.md).")
+            + "small, medium and full, rankings (for MoE presets also of experts and their neurons), and a router whose choices are known by construction (docs/elastic-format.md).")
     boolean elastic;
 
     @Option(names = "--force", description = "Replace the output directory if it exists.")

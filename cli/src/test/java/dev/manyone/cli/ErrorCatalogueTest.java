@@ -49,6 +49,7 @@ class ErrorCatalogueTest {
 
     static Path root;
     static Path elastic;
+    static Path moeElastic;
     static Path onnx;
     static final Map<String, String> seen = new LinkedHashMap<>();
 
@@ -62,6 +63,9 @@ class ErrorCatalogueTest {
         elastic = root.resolve("elastic");
         CliRun g = CliRun.of("generate", "--preset", "tiny", "--elastic", "-o", elastic.toString());
         assertEquals(0, g.code(), g.toString());
+        moeElastic = root.resolve("moe-elastic");
+        CliRun m = CliRun.of("generate", "--preset", "moe-example", "--elastic", "-o", moeElastic.toString());
+        assertEquals(0, m.code(), m.toString());
         onnx = root.resolve("onnx");
         CliRun e = CliRun.of("export", golden().toString(), "-o", onnx.toString());
         assertEquals(0, e.code(), e.toString());
@@ -106,6 +110,22 @@ class ErrorCatalogueTest {
 
     static void elasticParent(Path w) throws IOException {
         Surgery.copyDir(elastic, w.resolve("elastic"));
+    }
+
+    /** {@code {W}/moe-elastic}: a {@code generate --preset moe-example --elastic} parent. */
+    static void moeElasticParent(Path w) throws IOException {
+        Surgery.copyDir(moeElastic, w.resolve("moe-elastic"));
+    }
+
+    /** Replaces axis {@code axis} of an elastic.json with {@code choices} (a whole-model list). */
+    static void editAxis(Path dir, String axis, int... choices) throws IOException {
+        Path j = dir.resolve("elastic.json");
+        ObjectNode o = (ObjectNode) Surgery.JSON.readTree(j.toFile());
+        var a = ((ObjectNode) o.get("axes")).putArray(axis);
+        for (int c : choices) {
+            a.add(c);
+        }
+        Files.writeString(j, Surgery.JSON.writeValueAsString(o));
     }
 
     static void exported(Path w) throws IOException {
@@ -263,6 +283,7 @@ class ErrorCatalogueTest {
         SETUPS.put("extract-unknown-budget", w -> elasticParent(w));
         SETUPS.put("extract-budget-and-params", w -> elasticParent(w));
         SETUPS.put("extract-params-too-small", w -> elasticParent(w));
+        SETUPS.put("extract-active-params-too-small", w -> moeElasticParent(w));
         SETUPS.put("extract-bad-memory", w -> elasticParent(w));
         // export
         SETUPS.put("export-bad-dtype", w -> parent(w));
@@ -310,6 +331,19 @@ class ErrorCatalogueTest {
             Files.writeString(j, Surgery.JSON.writeValueAsString(o));
         });
         SETUPS.put("budgets-batch-zero", w -> elasticParent(w));
+        SETUPS.put("budgets-moe-k-above-experts", w -> {
+            moeElasticParent(w);
+            editAxis(w.resolve("moe-elastic"), "experts", 1, 12, 16);
+        });
+        SETUPS.put("budgets-moe-experts-not-per-group", w -> {
+            moeElasticParent(w);
+            editConfig(w.resolve("moe-elastic"), "n_group", 4);
+            editAxis(w.resolve("moe-elastic"), "experts", 6, 12, 16);
+        });
+        SETUPS.put("budgets-moe-axis-dense-parent", w -> {
+            elasticParent(w);
+            editAxis(w.resolve("elastic"), "experts", 4);
+        });
     }
 
     record Case(String id, String command, String message) {

@@ -39,4 +39,30 @@ class PackageBudgetsTest {
             assertTrue(Files.exists(p.resolve("config.json")));
         }
     }
+
+    @Test
+    void moeBudgetsFromAPackage(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("moe");
+        Path pkg = tmp.resolve("moe.manyone");
+        assertEquals(0, CliRun.of("generate", "--preset", "moe-example", "--elastic", "-o", dir.toString()).code());
+        assertEquals(0, CliRun.of("pack", dir.toString(), "-o", pkg.toString()).code());
+        CliRun budgets = CliRun.of("budgets", pkg.toString(), "--json");
+        assertEquals(0, budgets.code(), budgets.toString());
+        var fromPkg = Surgery.JSON.readTree(budgets.out());
+        var fromDir = Surgery.JSON.readTree(CliRun.of("budgets", dir.toString(), "--json").out());
+        assertEquals(fromDir.get("budgets"), fromPkg.get("budgets"));
+        assertEquals(fromDir.get("parent_active_params"), fromPkg.get("parent_active_params"));
+        for (Path parent : new Path[] {dir, pkg}) {
+            CliRun run = CliRun.of("extract", parent.toString(), "--budget", "medium", "-o",
+                    tmp.resolve("from-" + parent.getFileName()).toString());
+            assertEquals(0, run.code(), run.toString());
+        }
+        Path a = tmp.resolve("from-moe");
+        try (var files = Files.list(a)) {
+            for (Path f : (Iterable<Path>) files::iterator) {
+                assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(tmp.resolve("from-moe.manyone").resolve(f.getFileName())),
+                        f.getFileName().toString());
+            }
+        }
+    }
 }

@@ -28,7 +28,7 @@ import java.util.Map;
  *
  * <pre>
  * java -cp ... dev.manyone.examples.ExtractBudgets PARENT OUTDIR [--onnx] [TARGET ...]
- *   TARGET: budget:NAME | params:7.5B | memory:20GiB[:CONTEXT[:BATCH]] | latency:MS
+ *   TARGET: budget:NAME | params:7.5B | active-params:2.8B | memory:20GiB[:CONTEXT[:BATCH]] | latency:MS
  *   no TARGET: every trained budget of PARENT/elastic.json
  * </pre>
  */
@@ -38,7 +38,7 @@ public final class ExtractBudgets {
 
     public static void main(String[] args) throws IOException {
         if (args.length < 2) {
-            System.err.println("usage: ExtractBudgets PARENT OUTDIR [--onnx] [budget:NAME | params:N | memory:SIZE[:CONTEXT[:BATCH]] | latency:MS ...]");
+            System.err.println("usage: ExtractBudgets PARENT OUTDIR [--onnx] [budget:NAME | params:N | active-params:N | memory:SIZE[:CONTEXT[:BATCH]] | latency:MS ...]");
             System.exit(2);
         }
         Path parentDir = Path.of(args[0]);
@@ -89,6 +89,7 @@ public final class ExtractBudgets {
         return switch (p[0]) {
             case "budget" -> Target.budget(p[1]);
             case "params" -> Target.params(p[1]);
+            case "active-params" -> Target.activeParams(p[1]);
             case "memory" -> Target.memory(p[1], p.length > 2 ? Long.parseLong(p[2]) : 4096, p.length > 3 ? Integer.parseInt(p[3]) : 1);
             case "latency" -> Target.latencyMs(Double.parseDouble(p[1]));
             default -> throw new IllegalArgumentException("unknown target '" + s + "'");

@@ -22,7 +22,21 @@ public enum Axis {
     /** Query heads kept per attention layer, in total (a multiple of the KV heads). */
     ATTENTION_HEADS("attention_heads", LayerKind.ATTENTION),
     /** FFN neurons kept per MLP layer. */
-    FFN("ffn", LayerKind.MLP);
+    FFN("ffn", LayerKind.MLP),
+    /**
+     * Routed experts kept per MoE layer (golden README: "keep experts/n_group from each group"; a multiple of
+     * {@code n_group}, at least 2 per group when grouped).
+     */
+    EXPERTS("experts", LayerKind.MOE),
+    /** Neurons kept by every kept expert of an MoE layer (each expert keeps its own top neurons). */
+    MOE_FFN("moe_ffn", LayerKind.MOE),
+    /** Neurons kept by the shared expert of an MoE layer. */
+    SHARED_FFN("shared_ffn", LayerKind.MOE),
+    /**
+     * The child's k, {@code num_experts_per_tok}: model-wide. "The child's k must not exceed the kept experts of any
+     * MoE layer. With groups, it must not exceed topk_group × experts/n_group."
+     */
+    EXPERTS_PER_TOKEN("experts_per_token", null);
 
     private final String key;
     private final LayerKind kind;
@@ -40,6 +54,11 @@ public enum Axis {
     /** The layer kind a width axis applies to; null for hidden and depth. */
     public LayerKind kind() {
         return kind;
+    }
+
+    /** True for the axes of MoE layers, including the model-wide k. */
+    public boolean moe() {
+        return kind == LayerKind.MOE || this == EXPERTS_PER_TOKEN;
     }
 
     /** True for axes with a width per layer (they may be heterogeneous). */
@@ -66,15 +85,33 @@ public enum Axis {
             case MAMBA_HEAD_DIM -> l.mambaHeadDim();
             case ATTENTION_HEADS -> l.attentionHeads();
             case FFN -> l.ffn();
+            case EXPERTS -> l.experts();
+            case MOE_FFN -> l.moeFfn();
+            case SHARED_FFN -> l.sharedFfn();
+            case EXPERTS_PER_TOKEN -> parent.moe().map(m -> m.expertsPerToken()).orElse(0);
         };
     }
 
-    /** Widths on this axis must be multiples of this (n_groups for Mamba heads, the KV heads for attention heads). */
+    /**
+     * Widths on this axis must be multiples of this (n_groups for Mamba heads, the KV heads for attention heads, the
+     * router groups n_group for experts).
+     */
     public int granule(ModelDescription parent) {
         return switch (this) {
             case MAMBA_HEADS -> parent.nGroups();
             case ATTENTION_HEADS -> parent.kvHeads();
+            case EXPERTS -> parent.moe().map(m -> m.routerGroups()).orElse(1);
             default -> 1;
+        };
+    }
+
+    /** What {@link #granule} is, for messages: "n_groups", "the KV heads", "n_group". */
+    String granuleName() {
+        return switch (this) {
+            case MAMBA_HEADS -> "n_groups";
+            case ATTENTION_HEADS -> "the KV heads";
+            case EXPERTS -> "n_group, the router groups";
+            default -> "1";
         };
     }
 
@@ -85,6 +122,9 @@ public enum Axis {
             case MAMBA_HEAD_DIM -> l.mambaHeadDim();
             case ATTENTION_HEADS -> l.attentionHeads();
             case FFN -> l.ffn();
+            case EXPERTS -> l.experts();
+            case MOE_FFN -> l.moeFfn();
+            case SHARED_FFN -> l.sharedFfn();
             default -> throw new IllegalArgumentException(this + " is not a per-layer axis");
         };
     }

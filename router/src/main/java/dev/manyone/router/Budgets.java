@@ -20,7 +20,9 @@ import java.util.function.ToDoubleFunction;
 
 /**
  * Budget → child: the library API behind {@code manyone budgets} and {@code manyone extract --budget / --params /
- * --memory / --latency-ms}.
+ * --active-params / --memory / --latency-ms}. {@code --params} bounds the total parameters (every expert),
+ * {@code --active-params} the parameters a token uses (k routed experts per MoE layer), {@code --memory} counts every
+ * expert as resident.
  * <ul>
  *   <li>A trained budget of a router-trained parent: each axis's router maps the one-hot budget to logits over its
  *       candidate choices and the argmax is taken per segment (Nemotron Elastic). {@code router_trained = true}.</li>
@@ -165,6 +167,11 @@ public final class Budgets {
                     "parameters", null).configuration();
             method = "greedy-params";
             extra.put("manyone.target_params", Long.toString(p.params()));
+        } else if (target instanceof Target.ActiveParams p) {
+            c = searchOrFail(space, mass, costs::active, p.params(), "--active-params " + Quantities.formatCount(p.params()),
+                    "active parameters", null).configuration();
+            method = "greedy-active-params";
+            extra.put("manyone.target_active_params", Long.toString(p.params()));
         } else if (target instanceof Target.Memory mem) {
             batch = mem.batch();
             context = mem.context();
@@ -207,7 +214,7 @@ public final class Budgets {
                 : m.scores().isEmpty() ? "rank-proxy" : "scores");
         provenance.putAll(extra);
         return new ChildRequest(c.toChildSpec(parent), m.rankings(), c, target, target.label(), trained, cost.params(),
-                cost.memory(), latency, method, Map.copyOf(provenance));
+                cost.activeParams(), cost.memory(), latency, method, Map.copyOf(provenance));
     }
 
     /** Exact figures; also checks the search's closed forms against ModelDescription. */
@@ -215,7 +222,8 @@ public final class Budgets {
         Cost cost = CostModel.exact(parent, m.rankings(), c, o.weightDtype(), o.stateDtype(), batch, context);
         CostModel model = new CostModel(parent);
         MemoryEstimate closed = model.memory(c, o.weightDtype(), o.stateDtype(), batch, context);
-        if (model.params(c) != cost.params() || closed.total() != cost.memory().total()) {
+        if (model.params(c) != cost.params() || model.active(c) != cost.activeParams()
+                || closed.total() != cost.memory().total()) {
             throw new IllegalStateException("cost model disagrees with ModelDescription for " + c);
         }
         return cost;

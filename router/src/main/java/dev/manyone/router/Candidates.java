@@ -18,7 +18,10 @@ import java.util.TreeSet;
  *   <li>mamba_heads: multiples of n_groups from half the heads; attention_heads: multiples of the KV heads from half
  *       the heads;</li>
  *   <li>mamba_head_dim: {@code k·P/8} for k = 4..8 (50%–100%);</li>
- *   <li>ffn: {@code k·F/16} for k = 4..16, rounded down to a multiple of 8 when F ≥ 128 (25%–100%).</li>
+ *   <li>ffn: {@code k·F/16} for k = 4..16, rounded down to a multiple of 8 when F ≥ 128 (25%–100%);</li>
+ *   <li>MoE layers: experts {@code k·E/16} for k = 8..16 rounded down to a multiple of n_group (50%–100%), never fewer
+ *       than the parent's k, 2 per router group or what topk_group needs for k; moe_ffn and shared_ffn as ffn;
+ *       experts_per_token (model-wide) ⌈k/2⌉ .. k.</li>
  * </ul>
  * A width axis is one whole-model list (children stay homogeneous, loadable by stock transformers) when every layer of
  * its kind has the same parent width, and per-layer lists otherwise. An axis the parent has no layer for is left out.
@@ -33,7 +36,8 @@ public final class Candidates {
         out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, fractions(h, 8, 16, 16, h >= 128 ? 8 : 1)));
         int n = parent.layers().size();
         out.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, range((n + 1) / 2, n)));
-        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN}) {
+        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN,
+                Axis.EXPERTS, Axis.MOE_FFN, Axis.SHARED_FFN}) {
             List<LayerSpec> layers = ElasticJson.layersOf(parent, a);
             if (layers.isEmpty()) {
                 continue;
@@ -48,6 +52,10 @@ public final class Candidates {
                 out.put(a, AxisChoices.perLayer(a, per));
             }
         }
+        parent.moe().ifPresent(moe -> {
+            int k = moe.expertsPerToken();
+            out.put(Axis.EXPERTS_PER_TOKEN, AxisChoices.global(Axis.EXPERTS_PER_TOKEN, range((k + 1) / 2, k)));
+        });
         return out;
     }
 
@@ -64,9 +72,27 @@ public final class Candidates {
                 yield s.stream().mapToInt(Integer::intValue).toArray();
             }
             case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, 1);
-            case FFN -> fractions(w, 4, 16, 16, w >= 128 ? 8 : 1);
+            case FFN, MOE_FFN, SHARED_FFN -> fractions(w, 4, 16, 16, w >= 128 ? 8 : 1);
+            case EXPERTS -> {
+                int least = leastExperts(parent);
+                int[] f = fractions(w, 8, 16, 16, a.granule(parent));
+                yield java.util.Arrays.stream(f).filter(v -> v >= least || v == w).toArray();
+            }
             default -> throw new IllegalArgumentException(a.toString());
         };
+    }
+
+    /**
+     * The fewest experts a choice may keep so that the parent's k still routes (a multiple of n_group): "the child's k
+     * must not exceed the kept experts of any MoE layer. With groups, it must not exceed topk_group × experts/n_group",
+     * and at least 2 per router group.
+     */
+    static int leastExperts(ModelDescription parent) {
+        var moe = parent.moe().orElseThrow();
+        int g = moe.routerGroups();
+        int k = moe.expertsPerToken();
+        int least = g > 1 ? Math.max(2 * g, g * ((k + moe.topkGroup() - 1) / moe.topkGroup())) : k;
+        return (least + g - 1) / g * g;
     }
 
     /** {@code k·w/den} for k = from..to, rounded down to {@code multiple}, positive, deduplicated, ascending; ends at w. */

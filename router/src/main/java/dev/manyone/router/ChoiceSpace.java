@@ -16,7 +16,9 @@ import java.util.Map;
  * the hidden list, the depth list, a whole-model width list (applies to every layer of its kind) or one layer's list
  * of a heterogeneous axis — exactly the segments of the router outputs, in canonical order (axis order, then layer).
  * A state is one choice index per unit. Layers kept for a depth of n are the top n of {@code rankings.layers}; an
- * axis without choices, and a layer a per-layer axis does not list, keep the parent's width.
+ * axis without choices, and a layer a per-layer axis does not list, keep the parent's width; without an
+ * {@code experts_per_token} axis the child keeps the parent's k (elastic.json validation guarantees that every
+ * state's k fits every state's kept experts).
  */
 final class ChoiceSpace {
     record Unit(Axis axis, int layer, int[] choices) {
@@ -79,6 +81,7 @@ final class ChoiceSpace {
     Configuration configuration(int[] state) {
         int hidden = parent.hidden();
         int depth = parent.layers().size();
+        int k = Axis.EXPERTS_PER_TOKEN.parentWidth(parent, null);
         Map<Axis, Integer> global = new EnumMap<>(Axis.class);
         Map<Axis, Map<Integer, Integer>> perLayer = new EnumMap<>(Axis.class);
         for (int u = 0; u < state.length; u++) {
@@ -87,6 +90,7 @@ final class ChoiceSpace {
             switch (unit.axis()) {
                 case HIDDEN -> hidden = w;
                 case DEPTH -> depth = w;
+                case EXPERTS_PER_TOKEN -> k = w;
                 default -> {
                     if (unit.layer() < 0) {
                         global.put(unit.axis(), w);
@@ -106,10 +110,11 @@ final class ChoiceSpace {
                         width(Axis.MAMBA_HEAD_DIM, p, global, perLayer));
                 case ATTENTION -> LayerSpec.attention(i, width(Axis.ATTENTION_HEADS, p, global, perLayer));
                 case MLP -> LayerSpec.mlp(i, width(Axis.FFN, p, global, perLayer));
-                case MOE -> p; // MoE axes are not in the router's choice space yet: full width
+                case MOE -> LayerSpec.moe(i, width(Axis.EXPERTS, p, global, perLayer),
+                        width(Axis.MOE_FFN, p, global, perLayer), width(Axis.SHARED_FFN, p, global, perLayer));
             });
         }
-        return new Configuration(hidden, layers);
+        return new Configuration(hidden, layers, k);
     }
 
     private int width(Axis a, LayerSpec p, Map<Axis, Integer> global, Map<Axis, Map<Integer, Integer>> perLayer) {

@@ -19,11 +19,22 @@ import java.util.TreeMap;
  * indices) with their widths. With fixed rankings, a configuration that is component-wise no larger than another
  * (fewer or equal hidden channels, a subset of the layers, no wider in any kept layer) keeps a subset of its items on
  * every axis: it is nested in it ({@link #nestedIn}).
+ * <p>
+ * {@code expertsPerToken} is the child's k ({@code num_experts_per_tok}) for a parent with MoE layers, 0 for a dense
+ * parent. k changes no tensor (every kept expert stays resident) but the active parameters: a token runs k experts.
  */
-public record Configuration(int hidden, List<LayerSpec> layers) {
+public record Configuration(int hidden, List<LayerSpec> layers, int expertsPerToken) {
 
     public Configuration {
         layers = List.copyOf(layers);
+        if (expertsPerToken < 0) {
+            throw new IllegalArgumentException("experts per token must be >= 0, found " + expertsPerToken);
+        }
+    }
+
+    /** A configuration of a dense parent (k = 0). */
+    public Configuration(int hidden, List<LayerSpec> layers) {
+        this(hidden, layers, 0);
     }
 
     /** The child spec (docs/child-spec.md): hidden and layers always, per_layer for layers narrower than the parent. */
@@ -42,13 +53,16 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
                 });
             }
         }
-        return new ChildSpec(hidden, List.copyOf(kept), Map.copyOf(per));
+        return new ChildSpec(hidden, List.copyOf(kept), Map.copyOf(per), expertsPerToken > 0 ? expertsPerToken : null);
     }
 
     /** The child spec as JSON, in the golden schema ({@code manyone extract --spec} reads it). */
     public ObjectNode specJson(ModelDescription parent) {
         ObjectNode o = JsonNodeFactory.instance.objectNode();
         o.put("hidden", hidden);
+        if (expertsPerToken > 0) {
+            o.put("num_experts_per_tok", expertsPerToken);
+        }
         var arr = o.putArray("layers");
         layers.forEach(l -> arr.add(l.index()));
         ObjectNode per = o.putObject("per_layer");
@@ -76,7 +90,7 @@ public record Configuration(int hidden, List<LayerSpec> layers) {
 
     /** True when every item this configuration keeps is kept by {@code other} (same rankings). */
     public boolean nestedIn(Configuration other) {
-        if (hidden > other.hidden) {
+        if (hidden > other.hidden || expertsPerToken > other.expertsPerToken) {
             return false;
         }
         Map<Integer, LayerSpec> theirs = new HashMap<>();

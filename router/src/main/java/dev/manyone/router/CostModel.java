@@ -21,8 +21,11 @@ import java.nio.file.Path;
  *   attention = H + 2·heads·hd·H + 2·kv·hd·H
  *   MLP       = H + 2·F·H
  *   MoE       = H + E·H + E + E·2·I·Hm + 2·Is·H (+ 2·L·H with a latent; Hm = L or H)
+ *   active    = total − Σ_MoE (E − min(E, k)) · 2·I·Hm      (a token runs k of the E routed experts)
  *   memory    = total · weight bytes + batch · (Σ_attention 2·kv·context·hd + Σ_Mamba ((d + 2GN)·(K − 1) + d·N)) · state bytes
  * </pre>
+ * Memory counts <em>every</em> expert as resident (any token may route to any of them): it follows the total, not the
+ * active, parameters.
  */
 final class CostModel {
     private final ModelDescription parent;
@@ -36,7 +39,24 @@ final class CostModel {
                       long context) {
         SlicePlan plan = SlicePlan.of(parent, c.toChildSpec(parent), rankings, (Path) null);
         ModelDescription child = ModelDescription.of(plan.config());
-        return new Cost(child.params().total(), child.memory(weights, batch, context, state));
+        return new Cost(child.params().total(), child.params().active(), child.memory(weights, batch, context, state));
+    }
+
+    /** Parameters a token uses: {@link #params} less the routed experts it does not run (k of E per MoE layer). */
+    long active(Configuration c) {
+        long inactive = 0;
+        for (LayerSpec l : c.layers()) {
+            switch (l.kind()) {
+                case MOE -> {
+                    MoeConfig moe = parent.moe().orElseThrow();
+                    long idle = l.experts() - Math.min(l.experts(), c.expertsPerToken());
+                    inactive += idle * 2L * l.moeFfn() * moe.expertWidth(c.hidden());
+                }
+                case MAMBA, ATTENTION, MLP -> {
+                }
+            }
+        }
+        return params(c) - inactive;
     }
 
     long params(Configuration c) {

@@ -22,6 +22,10 @@ import java.util.TreeMap;
  * repeated or blank budget names, non-positive targets, choice lists that are empty, not strictly ascending, wider
  * than the parent, not multiples of n_groups / the KV heads, keyed by a layer of another kind, and a router whose
  * shape disagrees with the budgets or the axes are all refused with a FormatException naming the file and the field.
+ * MoE axes follow the golden child rules: {@code experts} choices are multiples of {@code n_group} with "at least 2
+ * per group" when grouped, and every {@code experts_per_token} choice (or, without that axis, the parent's k) must fit
+ * every state the axes span — "the child's k must not exceed the kept experts of any MoE layer. With groups, it must
+ * not exceed topk_group × experts/n_group" — so that no combination of router outputs is an impossible child.
  */
 final class ElasticJson {
     static final String FILE = "elastic.json";
@@ -115,7 +119,10 @@ final class ElasticJson {
             String where = "axes." + e.getKey();
             if (axis == null) {
                 throw new FormatException(file, "'" + where + "': unknown axis; expected hidden, depth, mamba_heads, "
-                        + "mamba_head_dim, attention_heads or ffn");
+                        + "mamba_head_dim, attention_heads, ffn, experts, moe_ffn, shared_ffn or experts_per_token");
+            }
+            if (axis.moe() && parent.moe().isEmpty()) {
+                throw new FormatException(file, "'" + where + "': the parent has no MoE layer (hybrid_override_pattern has no E)");
             }
             JsonNode c = e.getValue();
             if (c.isArray()) {
@@ -127,7 +134,7 @@ final class ElasticJson {
                 for (LayerSpec l : layers) {
                     max = Math.min(max, axis.parentWidth(parent, l));
                 }
-                out.put(axis, AxisChoices.global(axis, list(c, max, axis.granule(parent), where, file)));
+                out.put(axis, AxisChoices.global(axis, list(c, max, axis, parent, where, file)));
             } else if (c.isObject() && axis.perLayer()) {
                 TreeMap<Integer, int[]> per = new TreeMap<>();
                 for (Map.Entry<String, JsonNode> le : c.properties()) {
@@ -137,7 +144,7 @@ final class ElasticJson {
                         throw new FormatException(file, "'" + where + "." + i + "': layer " + i + " is " + l.kind().aLayer()
                                 + "; " + axis.key() + " applies to " + axis.kind().blockType() + " layers");
                     }
-                    per.put(i, list(le.getValue(), axis.parentWidth(parent, l), axis.granule(parent), where + "." + i, file));
+                    per.put(i, list(le.getValue(), axis.parentWidth(parent, l), axis, parent, where + "." + i, file));
                 }
                 if (per.isEmpty()) {
                     throw new FormatException(file, "'" + where + "': expected at least one layer's choices, found {}");
@@ -149,7 +156,46 @@ final class ElasticJson {
                         : "an array of " + (axis == Axis.DEPTH ? "layer counts" : "widths")) + ", found " + c);
             }
         }
+        expertsPerToken(out, parent, file);
         return out;
+    }
+
+    /**
+     * k against the experts: the largest k choice (or the parent's k) must not exceed the smallest experts choice of any
+     * MoE layer (the parent's experts for a layer the axis does not list), nor, with router groups, topk_group × that
+     * choice / n_group.
+     */
+    private static void expertsPerToken(Map<Axis, AxisChoices> axes, ModelDescription parent, Path file) {
+        if (parent.moe().isEmpty() || (!axes.containsKey(Axis.EXPERTS) && !axes.containsKey(Axis.EXPERTS_PER_TOKEN))) {
+            return;
+        }
+        var moe = parent.moe().get();
+        AxisChoices kc = axes.get(Axis.EXPERTS_PER_TOKEN);
+        int k = kc == null ? moe.expertsPerToken() : kc.global()[kc.global().length - 1];
+        String kWhere = kc == null ? "the parent's num_experts_per_tok " + k + " (there is no 'axes.experts_per_token')"
+                : "choice " + k;
+        AxisChoices ec = axes.get(Axis.EXPERTS);
+        for (LayerSpec l : layersOf(parent, Axis.EXPERTS)) {
+            int e = l.experts();
+            String where = "the parent's " + e + " experts of layer " + l.index();
+            if (ec != null && ec.global() != null) {
+                e = ec.global()[0];
+                where = "'axes.experts[0]' = " + e;
+            } else if (ec != null && ec.perLayer().containsKey(l.index())) {
+                e = ec.perLayer().get(l.index())[0];
+                where = "'axes.experts." + l.index() + "[0]' = " + e;
+            }
+            if (k > e) {
+                throw new FormatException(file, "'axes." + (kc == null ? "experts" : "experts_per_token") + "': " + kWhere
+                        + " exceeds " + where + "; the child's k must not exceed the kept experts of any MoE layer");
+            }
+            int groups = moe.routerGroups();
+            if (groups > 1 && k > moe.topkGroup() * (e / groups)) {
+                throw new FormatException(file, "'axes." + (kc == null ? "experts" : "experts_per_token") + "': " + kWhere
+                        + " exceeds topk_group × experts/n_group = " + moe.topkGroup() + " × " + e + "/" + groups + " = "
+                        + moe.topkGroup() * (e / groups) + " for " + where);
+            }
+        }
     }
 
     static List<LayerSpec> layersOf(ModelDescription parent, Axis axis) {
@@ -170,8 +216,12 @@ final class ElasticJson {
         return i;
     }
 
-    /** A non-empty, strictly ascending list of integers in [1, max], each a multiple of {@code granule}. */
-    private static int[] list(JsonNode a, int max, int granule, String where, Path file) {
+    /**
+     * A non-empty, strictly ascending list of integers in [1, max], each a multiple of the axis's granule; experts keep
+     * at least 2 per router group when grouped.
+     */
+    private static int[] list(JsonNode a, int max, Axis axis, ModelDescription parent, String where, Path file) {
+        int granule = axis.granule(parent);
         if (!a.isArray() || a.isEmpty()) {
             throw new FormatException(file, "'" + where + "': expected a non-empty array of choices, found " + a);
         }
@@ -187,7 +237,11 @@ final class ElasticJson {
             }
             if (w % granule != 0) {
                 throw new FormatException(file, "'" + where + "[" + k + "]': expected a multiple of " + granule
-                        + (where.contains("mamba_heads") ? " (n_groups)" : " (the KV heads)") + ", found " + w);
+                        + " (" + axis.granuleName() + "), found " + w);
+            }
+            if (axis == Axis.EXPERTS && granule > 1 && w / granule < 2) {
+                throw new FormatException(file, "'" + where + "[" + k + "]': " + w + " experts in " + granule
+                        + " router groups is " + w / granule + " per group; at least 2 per group must remain");
             }
             if (k > 0 && w <= out[k - 1]) {
                 throw new FormatException(file, "'" + where + "[" + k + "]': choices must be strictly ascending (router output j"

@@ -80,6 +80,11 @@ public final class ElasticParentGenerator {
      * 1/2, 2/3, 5/6, 1; a constructed router of width 256; raw scores. For the {@code example} preset: hidden
      * [160, 192, 224, 256], depth [13, 15, 17], mamba_heads [8, 12, 16], mamba_head_dim [16, 24, 32],
      * attention_heads [4, 6, 8], ffn [384, 512, 640, 768] in every MLP layer.
+     * <p>
+     * A parent with MoE layers also gets experts at 1/2, 3/4, 1 (multiples of n_group, at least 2 per group and k),
+     * moe_ffn and shared_ffn at 1/2, 3/4, 1, and experts_per_token ⌈k/2⌉..k: for the {@code moe-example} preset
+     * (16 experts of 128 neurons, shared 256, top-2) experts [8, 12, 16], moe_ffn [64, 96, 128], shared_ffn
+     * [128, 192, 256], experts_per_token [1, 2].
      */
     public static Recipe example(ModelDescription parent) {
         Map<Axis, AxisChoices> axes = new EnumMap<>(Axis.class);
@@ -102,6 +107,23 @@ public final class ElasticParentGenerator {
         if (!ffn.isEmpty()) {
             axes.put(Axis.FFN, AxisChoices.perLayer(Axis.FFN, ffn));
         }
+        parent.moe().ifPresent(moe -> {
+            int e = ElasticJson.layersOf(parent, Axis.EXPERTS).stream().mapToInt(LayerSpec::experts).min().orElseThrow();
+            int g = moe.routerGroups();
+            int k = moe.expertsPerToken();
+            int least = Candidates.leastExperts(parent);
+            int[] experts = java.util.Arrays.stream(set(g, e / 2, 3 * e / 4, e)).filter(v -> v >= least || v == e).toArray();
+            axes.put(Axis.EXPERTS, AxisChoices.global(Axis.EXPERTS, experts));
+            for (Axis a : new Axis[] {Axis.MOE_FFN, Axis.SHARED_FFN}) {
+                int w = ElasticJson.layersOf(parent, a).stream().mapToInt(l -> a.parentWidth(parent, l)).min().orElseThrow();
+                axes.put(a, AxisChoices.global(a, set(w >= 64 ? 8 : 1, w / 2, 3 * w / 4, w)));
+            }
+            int[] ks = new int[k - (k + 1) / 2 + 1];
+            for (int i = 0; i < ks.length; i++) {
+                ks[i] = (k + 1) / 2 + i;
+            }
+            axes.put(Axis.EXPERTS_PER_TOKEN, AxisChoices.global(Axis.EXPERTS_PER_TOKEN, ks));
+        });
         return new Recipe(List.of("small", "medium", "full"), axes, PAPER_ROUTER_WIDTH, DEFAULT_SLOPE, true, RouterKind.CONSTRUCTED);
     }
 
@@ -115,12 +137,13 @@ public final class ElasticParentGenerator {
         axes.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, pick(r, parent.hidden() / 2, parent.hidden(), 1)));
         int n = parent.layers().size();
         axes.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, pick(r, (n + 1) / 2, n, 1)));
-        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN}) {
+        for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN, Axis.EXPERTS,
+                Axis.MOE_FFN, Axis.SHARED_FFN}) {
             List<LayerSpec> layers = ElasticJson.layersOf(parent, a);
             if (layers.isEmpty()) {
                 continue;
             }
-            int g = a.granule(parent);
+            int g = a == Axis.EXPERTS ? Candidates.leastExperts(parent) : a.granule(parent);
             if (r.nextBoolean()) {
                 int w = layers.stream().mapToInt(l -> a.parentWidth(parent, l)).min().orElseThrow();
                 axes.put(a, AxisChoices.global(a, pick(r, g, w, g)));
@@ -134,6 +157,8 @@ public final class ElasticParentGenerator {
                 axes.put(a, AxisChoices.perLayer(a, per));
             }
         }
+        parent.moe().ifPresent(moe -> axes.put(Axis.EXPERTS_PER_TOKEN,
+                AxisChoices.global(Axis.EXPERTS_PER_TOKEN, pick(r, 1, moe.expertsPerToken(), 1))));
         List<String> names = new ArrayList<>();
         for (int k = 0; k < budgets; k++) {
             names.add("b" + k);
@@ -180,8 +205,23 @@ public final class ElasticParentGenerator {
             for (int f = 0; f < 4; f++) {
                 s[f] = sizes[f] == 0 ? null : scores(r, sizes[f]);
             }
-            per.put(l.index(), new Rankings.Layer(order(s[0]), order(s[1]), order(s[2]), order(s[3])));
-            perScores.put(l.index(), new ImportanceScores.Layer(s[0], s[1], s[2], s[3]));
+            float[] sExperts = null;
+            float[][] sExpertFfn = null;
+            float[] sShared = null;
+            int[][] rExpertFfn = null;
+            if (l.kind() == dev.manyone.elastic.LayerKind.MOE) {
+                sExperts = scores(r, l.experts());
+                sExpertFfn = new float[l.experts()][];
+                rExpertFfn = new int[l.experts()][];
+                for (int j = 0; j < l.experts(); j++) {
+                    sExpertFfn[j] = scores(r, l.moeFfn());
+                    rExpertFfn[j] = order(sExpertFfn[j]);
+                }
+                sShared = scores(r, l.sharedFfn());
+            }
+            per.put(l.index(), new Rankings.Layer(order(s[0]), order(s[1]), order(s[2]), order(s[3]), order(sExperts),
+                    rExpertFfn, order(sShared)));
+            perScores.put(l.index(), new ImportanceScores.Layer(s[0], s[1], s[2], s[3], sExperts, sExpertFfn, sShared));
         }
         Rankings rankings = new Rankings(order(sHidden), order(sLayers), Map.copyOf(per), false);
         ImportanceScores scores = recipe.scores() ? new ImportanceScores(sHidden, sLayers, Map.copyOf(perScores)) : null;

@@ -29,7 +29,9 @@ import java.util.TreeMap;
  * <pre>
  *   rankings.hidden                      I32 [H]       permutation, most important first
  *   rankings.layers                      I32 [L]
- *   rankings.per_layer.{i}.{field}       I32 [width]   field: mamba_heads, mamba_head_channels, attention_heads, ffn
+ *   rankings.per_layer.{i}.{field}       I32 [width]   field: mamba_heads, mamba_head_channels, attention_heads, ffn,
+ *                                                      experts, shared_ffn
+ *   rankings.per_layer.{i}.expert_ffn    I32 [E, I]    MoE layer: row j ranks the neurons of expert j ({@link MoeRankingTensors})
  *   scores.hidden | scores.layers | scores.per_layer.{i}.{field}   F32, by original index (optional)
  *   router.{axis}.fc1.weight [hidden_width, budgets]  .fc1.bias [hidden_width]
  *   router.{axis}.fc2.weight [outputs, hidden_width]  .fc2.bias [outputs]       F32
@@ -81,9 +83,15 @@ final class ElasticTensors {
                 unused.remove(rn);
                 s[f] = scores(src, byName.get("scores.per_layer." + l.index() + "." + FIELDS.get(f)), r[f], file, unused);
             }
-            per.put(l.index(), new Rankings.Layer(r[0], r[1], r[2], r[3]));
-            if (s[0] != null || s[1] != null || s[2] != null || s[3] != null) {
-                perScores.put(l.index(), new ImportanceScores.Layer(s[0], s[1], s[2], s[3]));
+            MoeRankingTensors.Part moe = switch (l.kind()) {
+                case MOE -> MoeRankingTensors.read(src, l, byName, file, unused);
+                case MAMBA, ATTENTION, MLP -> MoeRankingTensors.Part.NONE;
+            };
+            per.put(l.index(), new Rankings.Layer(r[0], r[1], r[2], r[3], moe.experts(), moe.expertFfn(), moe.sharedFfn()));
+            ImportanceScores.Layer sl = new ImportanceScores.Layer(s[0], s[1], s[2], s[3], moe.expertScores(),
+                    moe.expertFfnScores(), moe.sharedFfnScores());
+            if (!sl.isEmpty()) {
+                perScores.put(l.index(), sl);
             }
         }
         Rankings rankings = new Rankings(hidden, layers, Map.copyOf(per), false);
@@ -113,7 +121,8 @@ final class ElasticTensors {
                     : "not a router tensor of an axis in elastic.json 'router.outputs'")
                     : name.startsWith("rankings.per_layer.") || name.startsWith("scores.per_layer.")
                     ? "no such layer, or a field that does not apply to the layer's kind (mamba_heads and mamba_head_channels"
-                    + " for Mamba layers, attention_heads for attention layers, ffn for MLP layers)"
+                    + " for Mamba layers, attention_heads for attention layers, ffn for MLP layers, experts, expert_ffn and"
+                    + " shared_ffn for MoE layers)"
                     : name.startsWith("scores.") ? "scores without rankings of the same name"
                     : "unknown tensor; expected rankings.*, scores.* or router.* (docs/elastic-format.md)";
             throw new FormatException(file, name, why + (unused.size() > 1 ? " (and " + (unused.size() - 1) + " more)" : ""));
@@ -139,13 +148,13 @@ final class ElasticTensors {
         return t;
     }
 
-    private static void shape(TensorInfo t, long[] expected, Path file) {
+    static void shape(TensorInfo t, long[] expected, Path file) {
         if (!Arrays.equals(t.shape(), expected)) {
             throw new FormatException(file, t.name(), "expected shape " + Arrays.toString(expected) + ", found " + t.shapeString());
         }
     }
 
-    private static int[] permutation(TensorSource src, TensorInfo t, int size, Path file) {
+    static int[] permutation(TensorSource src, TensorInfo t, int size, Path file) {
         if (t.dtype() != DType.I32 && t.dtype() != DType.I64) {
             throw new FormatException(file, t.name(), "expected an I32 (or I64) permutation, found dtype " + t.dtype());
         }
@@ -168,7 +177,7 @@ final class ElasticTensors {
     }
 
     /** Scores by original index; null when absent. Non-negative, finite, non-increasing along {@code ranking}. */
-    private static float[] scores(TensorSource src, TensorInfo t, int[] ranking, Path file, Map<String, TensorInfo> unused) {
+    static float[] scores(TensorSource src, TensorInfo t, int[] ranking, Path file, Map<String, TensorInfo> unused) {
         if (t == null) {
             return null;
         }
@@ -232,6 +241,7 @@ final class ElasticTensors {
                     ints(plan, data, "rankings.per_layer." + l.index() + "." + FIELDS.get(f), arrays[f]);
                 }
             }
+            MoeRankingTensors.writeRankings(plan, data, l, rl);
         }
         ImportanceScores s = m.scores();
         floats(plan, data, "scores.hidden", s.hidden());
@@ -243,6 +253,7 @@ final class ElasticTensors {
                 for (int f = 0; f < 4; f++) {
                     floats(plan, data, "scores.per_layer." + l.index() + "." + FIELDS.get(f), arrays[f]);
                 }
+                MoeRankingTensors.writeScores(plan, data, l, sl);
             }
         }
         if (m.router() != null) {
@@ -265,14 +276,14 @@ final class ElasticTensors {
         }
     }
 
-    private static void ints(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, int[] v) {
+    static void ints(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, int[] v, long... shape) {
         ByteBuffer b = ByteBuffer.allocate(v.length * 4).order(ByteOrder.LITTLE_ENDIAN);
         b.asIntBuffer().put(v);
-        plan.add(new TensorSpec(name, DType.I32, new long[] {v.length}));
+        plan.add(new TensorSpec(name, DType.I32, shape.length == 0 ? new long[] {v.length} : shape));
         data.put(name, b);
     }
 
-    private static void floats(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, float[] v, long... shape) {
+    static void floats(List<TensorSpec> plan, Map<String, ByteBuffer> data, String name, float[] v, long... shape) {
         if (v == null) {
             return;
         }

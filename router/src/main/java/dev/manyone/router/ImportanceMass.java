@@ -16,6 +16,11 @@ import java.util.Map;
  *   <li>{@code m(w)} is the fraction of an axis's score mass in the items a width-w child keeps: the top w of the
  *       ranking, or, for Mamba heads and attention query heads, the top w/groups of every group (n_groups, KV heads),
  *       exactly as extraction selects them;</li>
+ *   <li>MoE layers have four width factors: {@code experts} (the top experts/n_group of every router group),
+ *       {@code moe_ffn} (the mean over experts of each expert's own neuron fraction — each kept expert keeps its own
+ *       top neurons), {@code shared_ffn}, and the model-wide k ({@code experts_per_token}), whose "items" are the
+ *       parent's k routing slots scored by the rank proxy (the first slot carries the most routing weight: experts
+ *       are chosen by descending score);</li>
  *   <li>{@code λ_ℓ} is layer ℓ's share of the layer score mass (Σ λ = 1); depth keeps the top of rankings.layers;</li>
  *   <li>scores are the raw importance scores of elastic.safetensors ({@code scores.*}) where present; otherwise the
  *       <em>rank proxy</em>: the item at rank r of n scores {@code (n − r) / n} (linear from 1 down to 1/n). A set of
@@ -57,9 +62,10 @@ final class ImportanceMass {
                         * width(Axis.MAMBA_HEAD_DIM, l.index(), l.mambaHeadDim());
                 case ATTENTION -> m *= width(Axis.ATTENTION_HEADS, l.index(), l.attentionHeads());
                 case MLP -> m *= width(Axis.FFN, l.index(), l.ffn());
-                case MOE -> {
-                    // MoE widths are not elastic axes of the router yet: always full
-                }
+                case MOE -> m *= width(Axis.EXPERTS, l.index(), l.experts())
+                        * width(Axis.MOE_FFN, l.index(), l.moeFfn())
+                        * width(Axis.SHARED_FFN, l.index(), l.sharedFfn())
+                        * width(Axis.EXPERTS_PER_TOKEN, -1, c.expertsPerToken());
             }
             sum += m;
         }
@@ -73,7 +79,7 @@ final class ImportanceMass {
 
     /** m_{axis, layer}(w). */
     double width(Axis axis, int layer, int w) {
-        long key = ((long) axis.ordinal() << 32) | layer;
+        long key = ((long) axis.ordinal() << 32) | (layer & 0xffffffffL);
         double[] p = cache.get(key);
         if (p == null) {
             Rankings.Layer r = rankings.layer(layer);
@@ -83,11 +89,38 @@ final class ImportanceMass {
                 case MAMBA_HEAD_DIM -> prefix(r.mambaHeadChannels(), s == null ? null : s.mambaHeadChannels(), 1);
                 case ATTENTION_HEADS -> prefix(r.attentionHeads(), s == null ? null : s.attentionHeads(), parent.kvHeads());
                 case FFN -> prefix(r.ffn(), s == null ? null : s.ffn(), 1);
+                case EXPERTS -> prefix(r.experts(), s == null ? null : s.experts(), axis.granule(parent));
+                case MOE_FFN -> meanPrefix(r.expertFfn(), s == null ? null : s.expertFfn());
+                case SHARED_FFN -> prefix(r.sharedFfn(), s == null ? null : s.sharedFfn(), 1);
+                case EXPERTS_PER_TOKEN -> prefix(identity(Axis.EXPERTS_PER_TOKEN.parentWidth(parent, null)), null, 1);
                 default -> throw new IllegalArgumentException(axis.toString());
             };
             cache.put(key, p);
         }
         return p[w];
+    }
+
+    /** The mean over experts of each expert's own neuron prefix (each kept expert keeps its own top neurons). */
+    private static double[] meanPrefix(int[][] rankings, float[][] raw) {
+        double[] out = null;
+        for (int j = 0; j < rankings.length; j++) {
+            double[] p = prefix(rankings[j], raw == null ? null : raw[j], 1);
+            if (out == null) {
+                out = new double[p.length];
+            }
+            for (int w = 0; w < p.length; w++) {
+                out[w] += p[w] / rankings.length;
+            }
+        }
+        return out;
+    }
+
+    private static int[] identity(int n) {
+        int[] a = new int[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = i;
+        }
+        return a;
     }
 
     /** Scores by original index: the raw ones, or the rank proxy (n − r) / n. */

@@ -10,8 +10,22 @@ import java.util.Map;
  */
 public record ImportanceScores(float[] hidden, float[] layers, Map<Integer, Layer> perLayer) {
 
-    /** One layer's scores; arrays of other kinds, and absent ones, are null. */
-    public record Layer(float[] mambaHeads, float[] mambaHeadChannels, float[] attentionHeads, float[] ffn) {
+    /**
+     * One layer's scores; arrays of other kinds, and absent ones, are null. An MoE layer has {@code experts} [E],
+     * {@code expertFfn} [E][I] (per expert, by original expert id) and {@code sharedFfn} [Is].
+     */
+    public record Layer(float[] mambaHeads, float[] mambaHeadChannels, float[] attentionHeads, float[] ffn,
+                        float[] experts, float[][] expertFfn, float[] sharedFfn) {
+
+        /** A dense layer's scores. */
+        public Layer(float[] mambaHeads, float[] mambaHeadChannels, float[] attentionHeads, float[] ffn) {
+            this(mambaHeads, mambaHeadChannels, attentionHeads, ffn, null, null, null);
+        }
+
+        boolean isEmpty() {
+            return mambaHeads == null && mambaHeadChannels == null && attentionHeads == null && ffn == null
+                    && experts == null && expertFfn == null && sharedFfn == null;
+        }
     }
 
     public static final ImportanceScores NONE = new ImportanceScores(null, null, Map.of());
@@ -25,7 +39,7 @@ public record ImportanceScores(float[] hidden, float[] layers, Map<Integer, Laye
             return false;
         }
         for (Layer l : perLayer.values()) {
-            if (l.mambaHeads != null || l.mambaHeadChannels != null || l.attentionHeads != null || l.ffn != null) {
+            if (!l.isEmpty()) {
                 return false;
             }
         }

@@ -217,10 +217,12 @@ final class LatencySearch {
                         l.mambaHeadDim());
                 case ATTENTION -> LayerSpec.attention(l.index(), Math.min(p.attentionHeads(), down(l.attentionHeads(), s, proxy.kvHeads())));
                 case MLP -> LayerSpec.mlp(l.index(), Math.min(p.ffn(), down(l.ffn(), s, 1)));
-                case MOE -> p; // MoE axes are not searched yet: the proxy's full layer
+                // the proxy does not scale MoE widths (proxyConfig keeps experts and expert FFNs): the child's own
+                case MOE -> LayerSpec.moe(l.index(), Math.min(p.experts(), l.experts()), Math.min(p.moeFfn(), l.moeFfn()),
+                        Math.min(p.sharedFfn(), l.sharedFfn()));
             });
         }
-        return new Configuration(Math.min(proxy.hidden(), down(c.hidden(), s, 1)), layers);
+        return new Configuration(Math.min(proxy.hidden(), down(c.hidden(), s, 1)), layers, c.expertsPerToken());
     }
 
     private static NemotronHConfig proxyChild(ModelDescription proxy, Configuration c, int s) {

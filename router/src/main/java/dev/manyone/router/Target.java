@@ -17,6 +17,14 @@ public sealed interface Target {
     }
 
     /**
+     * At most {@code params} <em>active</em> parameters ({@code --active-params 2.8B}): what a token uses — the total
+     * less, in every MoE layer, the routed experts it does not run (k of E run). Equal to {@link Params} for a dense
+     * parent.
+     */
+    record ActiveParams(long params) implements Target {
+    }
+
+    /**
      * At most {@code bytes} of inference memory — weights + KV cache + Mamba state — for {@code batch} sequences of
      * {@code context} tokens ({@code --memory 20GiB --context 131072 --batch 8}).
      */
@@ -39,6 +47,11 @@ public sealed interface Target {
         return new Params(Quantities.count(text, "--params"));
     }
 
+    /** {@code --active-params 2.8B}. */
+    static Target activeParams(String text) {
+        return new ActiveParams(Quantities.count(text, "--active-params"));
+    }
+
     /** {@code --memory 20GiB --context 131072 --batch 8}. */
     static Target memory(String text, long context, int batch) {
         if (context < 1 || batch < 1) {
@@ -55,13 +68,16 @@ public sealed interface Target {
         return new Latency(ms);
     }
 
-    /** A short label: the budget name, {@code params-7.5B}, {@code memory-20GiB-ctx131072-b8}, {@code latency-12ms}. */
+    /** A short label: the budget name, {@code params-7.5B}, {@code active-params-2.8B}, {@code memory-20GiB-ctx131072-b8}, {@code latency-12ms}. */
     default String label() {
         if (this instanceof Budget b) {
             return b.name();
         }
         if (this instanceof Params p) {
             return "params-" + Quantities.formatCount(p.params());
+        }
+        if (this instanceof ActiveParams p) {
+            return "active-params-" + Quantities.formatCount(p.params());
         }
         if (this instanceof Memory m) {
             return "memory-" + Quantities.formatBytes(m.bytes()) + "-ctx" + m.context() + "-b" + m.batch();

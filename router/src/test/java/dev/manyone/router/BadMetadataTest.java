@@ -108,8 +108,14 @@ class BadMetadataTest {
 
     @Test
     void unknownAxis() throws IOException {
+        json(o -> axes(o).putArray("widgets").add(4));
+        refused(ElasticFiles.JSON, "'axes.widgets'", "unknown axis");
+    }
+
+    @Test
+    void moeAxisOnDenseParent() throws IOException {
         json(o -> axes(o).putArray("experts").add(4));
-        refused(ElasticFiles.JSON, "'axes.experts'", "unknown axis");
+        refused(ElasticFiles.JSON, "'axes.experts'", "the parent has no MoE layer");
     }
 
     @Test

@@ -10,11 +10,15 @@ import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
-/** The search's closed-form cost agrees with ModelDescription of the planned child, on random configurations. */
+/**
+ * The search's closed-form cost (total and active parameters, memory) agrees with ModelDescription of the planned
+ * child, on random configurations of dense and MoE presets (the MoE default space includes experts, expert FFN,
+ * shared FFN and k).
+ */
 class CostModelTest {
     @Test
     void closedFormsEqualModelDescription() {
-        for (String preset : new String[] {"tiny", "example", "nano-v2-9b", "nano-v2-12b"}) {
+        for (String preset : new String[] {"tiny", "example", "nano-v2-9b", "nano-v2-12b", "moe-example", "nemotron-3-nano-30b-a3b"}) {
             ModelDescription parent = ModelDescription.of(Presets.load(preset));
             ChoiceSpace space = new ChoiceSpace(parent, Rankings.identity(parent), Candidates.defaults(parent));
             CostModel model = new CostModel(parent);
@@ -29,10 +33,12 @@ class CostModelTest {
                 long context = 1 + r.nextInt(200_000);
                 Cost exact = CostModel.exact(parent, space.rankings(), c, DType.BF16, DType.F32, batch, context);
                 assertEquals(exact.params(), model.params(c), preset + " " + c);
+                assertEquals(exact.activeParams(), model.active(c), preset + " " + c);
                 assertEquals(exact.memory(), model.memory(c, DType.BF16, DType.F32, batch, context), preset + " " + c);
             }
             // the top of the default space is the parent itself
             assertEquals(parent.params().total(), model.params(space.configuration(space.top())));
+            assertEquals(parent.params().active(), model.active(space.configuration(space.top())));
         }
     }
 }
