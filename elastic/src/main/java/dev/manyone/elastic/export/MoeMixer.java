@@ -29,8 +29,10 @@ import java.util.List;
  * tokens' inputs are gathered in that order, and expert e computes on its own contiguous slice of rows (start and
  * end counted once for all experts). An expert no token chose gets a 0-row slice: its {@code Gemm}s do no work and
  * do not read its weights. A decode step therefore reads the k chosen experts' weights, and prefill computes each
- * token on its k experts only. The weighted expert outputs are summed back into their tokens by one
- * {@code ScatterND} (reduction add), in ascending expert id for every token. docs/moe.md compares this with the
+ * token on its k experts only. The weighted expert outputs are put back in assignment order by a {@code Gather} with
+ * the inverse of the sort permutation and summed over each token's k slots (in TopK order), deterministically: a
+ * {@code ScatterND} with reduction add into the tokens, as before, races in ONNX Runtime's multi-threaded CPU
+ * kernel when one token's rows land on different threads (lost updates). docs/moe.md compares this with the
  * alternatives that were measured; they can still be exported, for measurement only, with the system property
  * {@code -Dmanyone.moe.dispatch=dense|gather} ({@link Dispatch}).
  */
@@ -138,7 +140,8 @@ final class MoeMixer {
 
     /**
      * Σ over each token's k experts of w · expert(z): assignments sorted by expert id, one contiguous slice of rows
-     * per expert, weighted outputs scattered back (add) into [T, Hm].
+     * per expert, weighted outputs put back in assignment order (a Gather by the inverse permutation) and summed over
+     * each token's k slots.
      */
     private String dispatch(String z, String idx, String w, int e, int k) {
         String flat = graph.reshape(idx, -1);                                                // [T·k] expert ids
@@ -178,9 +181,13 @@ final class MoeMixer {
         }
         String weighted = g.op("Mul", Attrs.none(), all,
                 g.op("Unsqueeze", Attrs.none(), rowWeight, g.constantInt64("axes", 1)));   // [T·k, Hm]
-        String zeros = g.op("Expand", Attrs.none(), g.scalarFloat("zero", 0f), g.op("Shape", Attrs.none(), z));
-        return g.op("ScatterND", Attrs.none().s("reduction", "add"), zeros,
-                g.op("Unsqueeze", Attrs.none(), token, g.constantInt64("axes", 1)), weighted); // [T, Hm]
+        // back to assignment order (row t·k + slot) by the inverse permutation of `order`, then Σ over the k slots.
+        // Not ScatterND(reduction add): ONNX Runtime's CPU kernel splits the updates over threads, and two rows of
+        // one token on different threads race (lost updates, measured on trained-moe with 2 intra-op threads)
+        String inverse = g.ops("TopK", 2, Attrs.none().i("axis", 0).i("largest", 0).i("sorted", 1), order, n).get(1);
+        String unsorted = g.op("Gather", Attrs.none().i("axis", 0), weighted, inverse);    // [T·k, Hm]
+        return g.op("ReduceSum", Attrs.none().i("keepdims", 0), graph.reshape(unsorted, -1, k, hm),
+                g.constantInt64("axes", 1));                                                 // [T, Hm]
     }
 
     /**
