@@ -83,9 +83,10 @@ final class RankCommand implements Callable<Integer> {
             description = "Score Mamba heads over their top-K channels, e.g. the children's mamba_head_dim (0: all; default ${DEFAULT-VALUE}).")
     int headChannels;
 
-    @Option(names = "--experts-by", defaultValue = "reap", paramLabel = "reap|frequency|weight",
+    @Option(names = "--experts-by", defaultValue = "reap", paramLabel = "reap|frequency|weight|mass",
             description = "MoE experts by REAP (mean over the tokens routed to the expert of routing weight × expert output "
-                    + "norm), by how many tokens chose them, or by their mean routing weight (default ${DEFAULT-VALUE}).")
+                    + "norm), by how many tokens chose them, by their mean routing weight over those tokens, or by their "
+                    + "total routing weight (default ${DEFAULT-VALUE}).")
     String expertsBy;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")

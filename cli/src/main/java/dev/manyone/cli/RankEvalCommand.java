@@ -22,8 +22,9 @@ import java.util.concurrent.Callable;
             "sequences, then on the other ones compare children that differ only in their rankings: the same",
             "child specs sliced with (a) these rankings, (b) the rankings of the children file, (c) weight-",
             "magnitude rankings, and, for specs that drop layers, (d) these rankings with their own layer choice.",
-            "For a parent with MoE layers, (a) is one row per expert statistic (reap, frequency, weight), and a row",
+            "For a parent with MoE layers, (a) is one row per expert statistic (reap, frequency, weight, mass), and a row",
             "with random expert rankings over --random-seeds seeds gives their mean ± standard deviation.",
+            "--rankings FILE adds a row for rankings of your own (e.g. written by 'manyone rank').",
             "Prints KL(parent || child) and the child's NLL (nats per token) for each.",
             "",
             "Example (the table of docs/importance.md):",
@@ -54,6 +55,10 @@ final class RankEvalCommand implements Callable<Integer> {
     @Option(names = "--head-channels", defaultValue = "0", paramLabel = "K", description = "Mamba head score over the top-K channels (0: all).")
     int headChannels;
 
+    @Option(names = "--rankings", paramLabel = "FILE", description = "Also score these rankings (e.g. from 'manyone rank'; "
+            + "repeatable), one row each, labelled by file name.")
+    List<Path> rankings;
+
     @Option(names = "--random-seeds", defaultValue = "20", paramLabel = "N",
             description = "MoE parents: seeds of the random expert rankings (0: none; default ${DEFAULT-VALUE}).")
     int randomSeeds;
@@ -76,7 +81,7 @@ final class RankEvalCommand implements Callable<Integer> {
                 streamed ? ImportanceEstimator.Mode.STREAMED : ImportanceEstimator.Mode.WHOLE, DepthMethod.parse(depth),
                 4, threads, headChannels, null);
         RankEval.Report r = RankEval.run(parent, tokens, calibRows, children, names == null ? List.of() : names, options,
-                randomSeeds);
+                randomSeeds, rankings == null ? List.of() : rankings);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             ObjectNode o = Json.object();

@@ -96,7 +96,7 @@ class RankCommandTest {
 
         run = RankCli.of("rank", moe.toString(), "--calib", calib, "--experts-by", "popularity", "-o", tmp.resolve("x.json").toString());
         assertEquals(2, run.code(), run.toString());
-        assertTrue(run.err().contains("--experts-by") && run.err().contains("reap, frequency or weight"), run.toString());
+        assertTrue(run.err().contains("--experts-by") && run.err().contains("reap, frequency, weight or mass"), run.toString());
         run = RankCli.of("rank", moe.toString(), "--calib", calib, "--into-parent");
         assertEquals(2, run.code(), run.toString());
         assertTrue(run.err().contains("no MoE axes"), run.toString());

@@ -12,12 +12,15 @@ import java.util.Locale;
  *   <li>{@code REAP} (Router-weighted Expert Activation Pruning, Lasby et al. 2025):
  *       {@code s_j = (1/|T_j|) Σ_{t ∈ T_j} w_j(t) · ‖y_j(t)‖₂}, the mean over the tokens T_j routed to j;</li>
  *   <li>{@code FREQUENCY}: {@code s_j = |T_j|}, how many calibration tokens chose j;</li>
- *   <li>{@code WEIGHT}: {@code s_j = (1/|T_j|) Σ_{t ∈ T_j} w_j(t)}, the mean routing weight over its tokens.</li>
+ *   <li>{@code WEIGHT}: {@code s_j = (1/|T_j|) Σ_{t ∈ T_j} w_j(t)}, the mean routing weight over its tokens;</li>
+ *   <li>{@code MASS}: {@code s_j = Σ_{t ∈ T_j} w_j(t)}, the total routing weight: ranks as the mean of w_j(t) over
+ *       every calibration token with w_j(t) = 0 where j was not chosen (the golden README's "mean routing weight"
+ *       baseline, whose numbers it reproduces).</li>
  * </ul>
  * Experts no calibration token chose rank after every routed expert, by ascending id (their score is 0).
  */
 public enum ExpertStatistic {
-    REAP("reap"), FREQUENCY("frequency"), WEIGHT("weight");
+    REAP("reap"), FREQUENCY("frequency"), WEIGHT("weight"), MASS("mass");
 
     private final String text;
 
@@ -35,6 +38,6 @@ public enum ExpertStatistic {
                 return e;
             }
         }
-        throw new FormatException(null, "--experts-by: expected reap, frequency or weight, found '" + s + "'");
+        throw new FormatException(null, "--experts-by: expected reap, frequency, weight or mass, found '" + s + "'");
     }
 }

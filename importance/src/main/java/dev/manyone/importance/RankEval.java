@@ -30,7 +30,7 @@ import java.util.TreeMap;
  * rankings.json-shaped file) sliced with (a) the estimated rankings, (b) the file's own rankings (random in the
  * golden trained-hybrid), (c) weight-magnitude rankings ({@link WeightMagnitude}); for specs that drop layers also
  * (d) the estimated rankings with the spec's layer count but the layers chosen by the estimated depth ranking.
- * For a parent with MoE layers, (a) is one row per expert statistic (REAP, frequency, weight), plus the estimated
+ * For a parent with MoE layers, (a) is one row per expert statistic (REAP, frequency, weight, mass), plus the estimated
  * rankings with random expert permutations over several seeds (mean ± standard deviation).
  * Each row: parameters, KL(parent ‖ child) and the child's NLL ({@link ChildQuality}).
  */
@@ -77,16 +77,17 @@ public final class RankEval {
 
     public static Report run(Path parent, Path heldout, int calibRows, Path childrenFile, List<String> children,
                              ImportanceEstimator.Options options) {
-        return run(parent, heldout, calibRows, childrenFile, children, options, RANDOM_SEEDS);
+        return run(parent, heldout, calibRows, childrenFile, children, options, RANDOM_SEEDS, List.of());
     }
 
     /**
      * As above; for a parent with MoE layers the estimated rankings are scored with the experts ranked by each
      * {@link ExpertStatistic} (one row each, instead of the one estimated row) and by random expert permutations
      * drawn with seeds {@code 0..randomSeeds−1} (one row: mean ± standard deviation), every other axis as estimated.
+     * Each of {@code rankingsFiles} (e.g. written by {@code manyone rank}) adds a row labelled with its file name.
      */
     public static Report run(Path parent, Path heldout, int calibRows, Path childrenFile, List<String> children,
-                             ImportanceEstimator.Options options, int randomSeeds) {
+                             ImportanceEstimator.Options options, int randomSeeds, List<Path> rankingsFiles) {
         try (Checkpoint cp = Checkpoint.open(parent)) {
             ModelDescription model = cp.model();
             List<long[]> rows = TokenFile.read(heldout, model.vocab());
@@ -103,6 +104,10 @@ public final class RankEval {
                 root.get("children").fieldNames().forEachRemaining(names::add);
             }
             Rankings fileRankings = SpecFiles.readRankings(childrenFile, model);
+            Map<String, Rankings> given = new java.util.LinkedHashMap<>();
+            for (Path f : rankingsFiles) {
+                given.put(f.getFileName().toString(), SpecFiles.readRankings(f, model));
+            }
             Calibration calib = Calibration.of(rows.subList(0, calibRows), heldout.getFileName() + " rows 0.." + (calibRows - 1),
                     "token ids", Calibration.Sampling.ALL, heldout);
             ImportanceEstimator.Result est = ImportanceEstimator.estimate(parent, calib, options);
@@ -125,6 +130,9 @@ public final class RankEval {
                         if (randomSeeds > 0) {
                             out.add(randomRow(q, name, spec, model, est.rankings(), randomSeeds, total));
                         }
+                    }
+                    for (Map.Entry<String, Rankings> g : given.entrySet()) {
+                        out.add(row(q, name, g.getKey(), spec, g.getValue(), total));
                     }
                     out.add(row(q, name, FILE, spec, fileRankings, total));
                     out.add(row(q, name, MAGNITUDE, spec, magnitude, total));

@@ -50,7 +50,8 @@ public record Scores(double[] hidden, double[] layers, Map<Integer, Layer> perLa
 
     /**
      * The expert statistics of an MoE layer ({@link ExpertStatistic}): the calibration tokens routed to each expert,
-     * the mean over them of routing weight × output norm (REAP) and of the routing weight. Data-free scores
+     * the mean over them of routing weight × output norm (REAP) and of the routing weight (times the token count: the
+     * total routing weight, MASS). Data-free scores
      * ({@link #dataFree}) have no token counts and give the same score for every statistic.
      */
     public record Experts(long[] tokens, double[] reap, double[] weight) {
@@ -68,6 +69,13 @@ public record Scores(double[] hidden, double[] layers, Map<Integer, Layer> perLa
                 case REAP -> reap.clone();
                 case WEIGHT -> weight.clone();
                 case FREQUENCY -> Arrays.stream(tokens).asDoubleStream().toArray();
+                case MASS -> {
+                    double[] m = new double[tokens.length];
+                    for (int j = 0; j < m.length; j++) {
+                        m[j] = weight[j] * tokens[j];
+                    }
+                    yield m;
+                }
             };
         }
 

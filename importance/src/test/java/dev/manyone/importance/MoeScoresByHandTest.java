@@ -229,6 +229,7 @@ class MoeScoresByHandTest {
                         case REAP -> x.reap();
                         case WEIGHT -> x.weight();
                         case FREQUENCY -> freq;
+                        case MASS -> java.util.stream.IntStream.range(0, freq.length).mapToDouble(j -> x.weight()[j] * freq[j]).toArray();
                     };
                     assertArrayEquals(Scores.order(expected), est.scores().withExpertsBy(by).rankings(model).layer(l.index()).experts(),
                             what + " ranking by " + by.text());
@@ -250,5 +251,6 @@ class MoeScoresByHandTest {
         Scores.Experts z = new Scores.Experts(new long[] {0, 2}, new double[] {0, 0}, new double[] {0, 0});
         assertArrayEquals(new int[] {1, 0}, z.order(ExpertStatistic.REAP));
         assertTrue(z.score(ExpertStatistic.FREQUENCY)[1] == 2);
+        assertArrayEquals(new double[] {1.0, 0, 2.7, 0, 2.7}, e.score(ExpertStatistic.MASS), 1e-12);
     }
 }
