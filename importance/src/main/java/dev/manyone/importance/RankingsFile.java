@@ -43,7 +43,9 @@ public final class RankingsFile {
         root.set("scores", scores(model, r.scores()));
         ObjectNode how = root.putObject("importance");
         how.put("aggregation", "per window the mean over positions of |a| (a head: the L2 norm over its channels), "
-                + "then the L2 norm over windows; hidden: summed over every pre-mixer norm and norm_f");
+                + "then the L2 norm over windows; hidden: summed over every pre-mixer norm and norm_f"
+                + (model.moe().isPresent() ? "; MoE expert neurons: the same over the tokens routed to the expert; "
+                + "experts: by experts_by over the tokens routed to them" : ""));
         how.put("depth", r.options().depth().text());
         if (model.moe().isPresent()) {
             how.put("experts_by", r.scores().expertsBy().text());

@@ -20,9 +20,10 @@ import java.util.TreeMap;
  *       the top-ranked K channels of head h (Minitron-SSM; K defaults to head_dim);</li>
  *   <li>attention query head h: the aggregated per-position L2 norm of its o_proj input ({@code probe.i.attn});</li>
  *   <li>FFN neuron n: the aggregated {@code |relu(up(x))²|} at down_proj's input ({@code probe.i.ffn});</li>
- *   <li>MoE layer: experts by routing statistics ({@link ExpertStatistic}: REAP, frequency, mean weight), each expert's
- *       neurons by the FFN statistic over the tokens routed to it, the shared expert's over every token
- *       ({@link MoeAccumulator});</li>
+ *   <li>MoE layer: experts by routing statistics ({@link ExpertStatistic}: REAP, frequency, mean or total routing
+ *       weight; {@code probe.i.moe_weights}, {@code probe.i.expert_norm}), each expert's
+ *       neurons by the FFN statistic over the tokens routed to it ({@code probe.i.expert_ffn}), the shared expert's
+ *       over every token ({@code probe.i.shared_ffn}; {@link MoeAccumulator});</li>
  *   <li>cosine depth: the aggregated {@code 1 − cos(x_in, x_out)} of the residual stream around each layer.</li>
  * </ul>
  * Activations must arrive in calibration order; the accumulator is not thread-safe.
