@@ -88,6 +88,9 @@ class StreamedEqualsWholeTest {
     void tinyMoeNmse() {
         Calibration calib = Calibration.load(Golden.tinyMoe().resolve("golden.safetensors"), Golden.tinyMoe(), 512, Calibration.Sampling.ALL);
         same(Golden.tinyMoe(), calib, new ImportanceEstimator.Options(ImportanceEstimator.Mode.WHOLE, DepthMethod.NMSE, 1, 0, 0, null));
+        Path latent = Golden.dir().resolve("tiny-latent-moe"); // LatentMoE with router groups
+        same(latent, Calibration.load(latent.resolve("golden.safetensors"), latent, 512, Calibration.Sampling.ALL),
+                ImportanceEstimator.Options.DEFAULT.with(DepthMethod.COSINE).with(ExpertStatistic.FREQUENCY));
     }
 
     @Test
