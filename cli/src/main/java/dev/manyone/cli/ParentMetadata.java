@@ -29,6 +29,15 @@ final class ParentMetadata {
 
     /** The parent's metadata as it is, checked before any estimate runs (refused: a router parent unless forced). */
     static ElasticMetadata check(Path parent, ModelDescription model, boolean force) {
+        for (LayerSpec l : model.layers()) {
+            switch (l.kind()) {
+                case MAMBA, ATTENTION, MLP -> {
+                }
+                case MOE -> throw new FormatException(parent, "--into-parent: the elastic metadata (docs/elastic-format.md) "
+                        + "has no MoE axes yet, and layer " + l.index() + " is an MoE layer; write the rankings with -o FILE "
+                        + "and slice with extract --rankings FILE");
+            }
+        }
         ElasticMetadata old = ElasticFiles.read(parent, model);
         if (old.kind() == ElasticMetadata.Kind.ROUTER && !force) {
             throw new FormatException(parent.resolve(ElasticFiles.JSON), "the parent has a trained router, trained with its "

@@ -7,6 +7,7 @@ import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.formats.FormatException;
 import dev.manyone.importance.Calibration;
 import dev.manyone.importance.DepthMethod;
+import dev.manyone.importance.ExpertStatistic;
 import dev.manyone.importance.ImportanceEstimator;
 import dev.manyone.importance.PeakMemory;
 import dev.manyone.importance.RankingsFile;
@@ -28,7 +29,8 @@ import java.util.stream.Collectors;
 @Command(name = "rank", mixinStandardHelpOptions = true, sortOptions = false,
         description = {
             "Estimate importance on calibration text and write rankings (most important first) of hidden",
-            "channels, layers, Mamba heads and head channels, attention query heads and FFN neurons, with the raw",
+            "channels, layers, Mamba heads and head channels, attention query heads, FFN neurons and, in MoE",
+            "layers, routed experts (--experts-by), each expert's neurons and the shared expert's, with the raw",
             "scores, as a rankings.json that 'manyone extract --rankings FILE' reads. Forward passes only, by",
             "ONNX Runtime on a probe export of the parent; deterministic. Method: docs/importance.md.",
             "",
@@ -81,6 +83,12 @@ final class RankCommand implements Callable<Integer> {
             description = "Score Mamba heads over their top-K channels, e.g. the children's mamba_head_dim (0: all; default ${DEFAULT-VALUE}).")
     int headChannels;
 
+    @Option(names = "--experts-by", defaultValue = "reap", paramLabel = "reap|frequency|weight|mass",
+            description = "MoE experts by REAP (mean over the tokens routed to the expert of routing weight × expert output "
+                    + "norm), by how many tokens chose them, by their mean routing weight over those tokens, or by their "
+                    + "total routing weight (default ${DEFAULT-VALUE}).")
+    String expertsBy;
+
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")
     int threads;
 
@@ -110,7 +118,7 @@ final class RankCommand implements Callable<Integer> {
         }
         ImportanceEstimator.Options options = new ImportanceEstimator.Options(
                 streamed ? ImportanceEstimator.Mode.STREAMED : ImportanceEstimator.Mode.WHOLE, DepthMethod.parse(depth),
-                batch, threads, headChannels, workDir);
+                batch, threads, headChannels, workDir, ExpertStatistic.parse(expertsBy));
         ModelDescription model;
         try (Checkpoint cp = Checkpoint.open(checkpoint)) {
             model = cp.model();

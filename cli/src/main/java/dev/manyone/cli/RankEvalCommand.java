@@ -22,6 +22,9 @@ import java.util.concurrent.Callable;
             "sequences, then on the other ones compare children that differ only in their rankings: the same",
             "child specs sliced with (a) these rankings, (b) the rankings of the children file, (c) weight-",
             "magnitude rankings, and, for specs that drop layers, (d) these rankings with their own layer choice.",
+            "For a parent with MoE layers, (a) is one row per expert statistic (reap, frequency, weight, mass), and a row",
+            "with random expert rankings over --random-seeds seeds gives their mean ± standard deviation.",
+            "--rankings FILE adds a row for rankings of your own (e.g. written by 'manyone rank').",
             "Prints KL(parent || child) and the child's NLL (nats per token) for each.",
             "",
             "Example (the table of docs/importance.md):",
@@ -52,6 +55,14 @@ final class RankEvalCommand implements Callable<Integer> {
     @Option(names = "--head-channels", defaultValue = "0", paramLabel = "K", description = "Mamba head score over the top-K channels (0: all).")
     int headChannels;
 
+    @Option(names = "--rankings", paramLabel = "FILE", description = "Also score these rankings (e.g. from 'manyone rank'; "
+            + "repeatable), one row each, labelled by file name.")
+    List<Path> rankings;
+
+    @Option(names = "--random-seeds", defaultValue = "20", paramLabel = "N",
+            description = "MoE parents: seeds of the random expert rankings (0: none; default ${DEFAULT-VALUE}).")
+    int randomSeeds;
+
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")
     int threads;
 
@@ -69,7 +80,8 @@ final class RankEvalCommand implements Callable<Integer> {
         ImportanceEstimator.Options options = new ImportanceEstimator.Options(
                 streamed ? ImportanceEstimator.Mode.STREAMED : ImportanceEstimator.Mode.WHOLE, DepthMethod.parse(depth),
                 4, threads, headChannels, null);
-        RankEval.Report r = RankEval.run(parent, tokens, calibRows, children, names == null ? List.of() : names, options);
+        RankEval.Report r = RankEval.run(parent, tokens, calibRows, children, names == null ? List.of() : names, options,
+                randomSeeds, rankings == null ? List.of() : rankings);
         PrintWriter out = spec.commandLine().getOut();
         if (json) {
             ObjectNode o = Json.object();
@@ -88,6 +100,11 @@ final class RankEvalCommand implements Callable<Integer> {
                 x.put("fraction", row.fraction());
                 x.put("kl", row.kl());
                 x.put("nll", row.nll());
+                if (row.runs() > 1) {
+                    x.put("kl_std", row.klStd());
+                    x.put("nll_std", row.nllStd());
+                    x.put("runs", row.runs());
+                }
             }
             out.println(Json.write(o));
             return Main.OK;
@@ -97,8 +114,13 @@ final class RankEvalCommand implements Callable<Integer> {
         out.println("| child | rankings | params | % of parent | KL(parent ‖ child) | child NLL |");
         out.println("|---|---|---:|---:|---:|---:|");
         for (RankEval.Row row : r.rows()) {
-            out.printf("| %s | %s | %,d | %.1f%% | %.3f | %.3f |%n", row.child(), row.method(), row.params(),
-                    100 * row.fraction(), row.kl(), row.nll());
+            if (row.runs() > 1) {
+                out.printf("| %s | %s | %,d | %.1f%% | %.3f ± %.3f | %.3f ± %.3f |%n", row.child(), row.method(), row.params(),
+                        100 * row.fraction(), row.kl(), row.klStd(), row.nll(), row.nllStd());
+            } else {
+                out.printf("| %s | %s | %,d | %.1f%% | %.3f | %.3f |%n", row.child(), row.method(), row.params(),
+                        100 * row.fraction(), row.kl(), row.nll());
+            }
         }
         return Main.OK;
     }

@@ -54,6 +54,55 @@ class RankCommandTest {
     }
 
     @Test
+    void moeParentRankedByEachExpertStatisticAndExtracted() throws Exception {
+        Path moe = CliRun.golden().resolve("tiny-moe");
+        String calib = moe.resolve("golden.safetensors").toString(); // 2 × 37 tokens, k = 2
+        Path freq = tmp.resolve("frequency.json");
+        CliRun run = RankCli.of("rank", moe.toString(), "--calib", calib, "--experts-by", "frequency", "--depth", "cosine",
+                "-o", freq.toString());
+        assertEquals(0, run.code(), run.toString());
+        JsonNode f = Surgery.JSON.readTree(freq.toFile());
+        assertEquals("frequency", f.get("importance").get("experts_by").asText());
+        for (String layer : new String[] {"1", "4", "6"}) {
+            JsonNode r = f.get("rankings").get("per_layer").get(layer);
+            assertEquals(8, r.get("experts").size());
+            assertEquals(8, r.get("expert_ffn").size());
+            assertEquals(32, r.get("expert_ffn").get(0).size());
+            assertEquals(48, r.get("shared_ffn").size());
+            JsonNode counts = f.get("scores").get("per_layer").get(layer).get("experts");
+            double total = 0;
+            for (int k = 0; k < counts.size(); k++) {
+                total += counts.get(k).asDouble();
+                if (k > 0) { // the ranking is by these counts
+                    assertTrue(counts.get(r.get("experts").get(k).asInt()).asDouble()
+                            <= counts.get(r.get("experts").get(k - 1).asInt()).asDouble(), layer + ": " + r.get("experts"));
+                }
+            }
+            assertEquals(2 * 74, total, 1e-9, "every token routed to k = 2 experts");
+        }
+        Path reap = tmp.resolve("reap.json");
+        run = RankCli.of("rank", moe.toString(), "--calib", calib, "--depth", "cosine", "-o", reap.toString());
+        assertEquals(0, run.code(), run.toString());
+        JsonNode r = Surgery.JSON.readTree(reap.toFile());
+        assertEquals("reap", r.get("importance").get("experts_by").asText());
+        assertEquals(f.get("rankings").get("hidden"), r.get("rankings").get("hidden"), "only the experts depend on --experts-by");
+        assertEquals(f.get("rankings").get("per_layer").get("1").get("expert_ffn"), r.get("rankings").get("per_layer").get("1").get("expert_ffn"));
+
+        Path child = tmp.resolve("child");
+        CliRun extract = CliRun.of("extract", moe.toString(), "--spec", moe.resolve("rankings.json").toString(),
+                "--child", "small", "--rankings", reap.toString(), "-o", child.toString(), "--json");
+        assertEquals(0, extract.code(), extract.toString());
+        assertEquals("given", Surgery.JSON.readTree(extract.out()).get("rankings").asText());
+
+        run = RankCli.of("rank", moe.toString(), "--calib", calib, "--experts-by", "popularity", "-o", tmp.resolve("x.json").toString());
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("--experts-by") && run.err().contains("reap, frequency, weight or mass"), run.toString());
+        run = RankCli.of("rank", moe.toString(), "--calib", calib, "--into-parent");
+        assertEquals(2, run.code(), run.toString());
+        assertTrue(run.err().contains("no MoE axes"), run.toString());
+    }
+
+    @Test
     void textCalibrationOnAByteLevelModel() throws Exception {
         Path text = tmp.resolve("calib.py");
         Files.writeString(text, "import os\n\ndef main(argv):\n    return os.path.join(*argv)\n".repeat(20), StandardCharsets.UTF_8);

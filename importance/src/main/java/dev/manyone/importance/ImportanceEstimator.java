@@ -40,8 +40,14 @@ public final class ImportanceEstimator {
      * @param workDir      where part graphs and spilled activations go (a temporary directory is made inside and
      *                     removed afterwards); null for the system temporary directory
      */
-    public record Options(Mode mode, DepthMethod depth, int batch, int threads, int headChannels, Path workDir) {
+    public record Options(Mode mode, DepthMethod depth, int batch, int threads, int headChannels, Path workDir,
+                          ExpertStatistic expertsBy) {
         public static final Options DEFAULT = new Options(Mode.WHOLE, DepthMethod.NMSE, 4, 0, 0, null);
+
+        /** Experts ranked by REAP. */
+        public Options(Mode mode, DepthMethod depth, int batch, int threads, int headChannels, Path workDir) {
+            this(mode, depth, batch, threads, headChannels, workDir, ExpertStatistic.REAP);
+        }
 
         public Options {
             if (batch < 1) {
@@ -50,18 +56,25 @@ public final class ImportanceEstimator {
             if (headChannels < 0) {
                 throw new FormatException(null, "--head-channels: expected 0 (all) or more, found " + headChannels);
             }
+            if (expertsBy == null) {
+                throw new IllegalArgumentException("expertsBy");
+            }
         }
 
         public Options with(Mode m) {
-            return new Options(m, depth, batch, threads, headChannels, workDir);
+            return new Options(m, depth, batch, threads, headChannels, workDir, expertsBy);
         }
 
         public Options with(DepthMethod d) {
-            return new Options(mode, d, batch, threads, headChannels, workDir);
+            return new Options(mode, d, batch, threads, headChannels, workDir, expertsBy);
         }
 
         public Options withHeadChannels(int k) {
-            return new Options(mode, depth, batch, threads, k, workDir);
+            return new Options(mode, depth, batch, threads, k, workDir, expertsBy);
+        }
+
+        public Options with(ExpertStatistic by) {
+            return new Options(mode, depth, batch, threads, headChannels, workDir, by);
         }
     }
 
@@ -87,11 +100,6 @@ public final class ImportanceEstimator {
         try (Checkpoint cp = Checkpoint.open(parentDir)) {
             model = cp.model();
             model.check(cp.tensors());
-            if (model.moe().isPresent()) {
-                throw new FormatException(parentDir, "rank: expert rankings (REAP) are not implemented yet; this "
-                        + "parent has MoE layers (hybrid_override_pattern " + model.config().hybridOverridePattern()
-                        + "). Slice it with identity rankings or with a rankings.json of your own");
-            }
             if (options.mode() == Mode.WHOLE) {
                 return finish(model, calibration, options, start, work -> new WholeModelPasses(cp, calibration.batches(options.batch()),
                         work, options.threads(), progress));
@@ -142,7 +150,7 @@ public final class ImportanceEstimator {
                 }
                 default -> throw new IllegalStateException();
             }
-            Scores scores = acc.finish(depth, order, options.headChannels());
+            Scores scores = acc.finish(depth, order, options.headChannels(), options.expertsBy());
             return new Result(scores, scores.rankings(model), calibration, options, passes.layerRuns(),
                     (System.nanoTime() - start) / 1e9);
         } finally {

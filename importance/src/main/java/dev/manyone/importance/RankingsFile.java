@@ -20,9 +20,12 @@ import java.nio.file.Path;
  * <pre>
  * {
  *   "rankings":   {"hidden": [...], "layers": [...], "per_layer": {"0": {"mamba_heads": [...], "mamba_head_channels": [...]},
- *                  "3": {"attention_heads": [...]}, "1": {"ffn": [...]}}},        permutations, most important first
+ *                  "3": {"attention_heads": [...]}, "1": {"ffn": [...]},
+ *                  "4": {"experts": [...], "expert_ffn": [[...], ...], "shared_ffn": [...]}}},
+ *                                                                                permutations, most important first
  *   "scores":     the same shape, one raw score per item indexed by original index (higher is more important),
- *   "importance": how the scores were made (aggregation, depth method, head channels K, calibration)
+ *   "importance": how the scores were made (aggregation, depth method, expert statistic for MoE parents, head
+ *                 channels K, calibration)
  * }
  * </pre>
  * Arrays are written on one line; the bytes depend only on the content (no time, no absolute path).
@@ -40,8 +43,13 @@ public final class RankingsFile {
         root.set("scores", scores(model, r.scores()));
         ObjectNode how = root.putObject("importance");
         how.put("aggregation", "per window the mean over positions of |a| (a head: the L2 norm over its channels), "
-                + "then the L2 norm over windows; hidden: summed over every pre-mixer norm and norm_f");
+                + "then the L2 norm over windows; hidden: summed over every pre-mixer norm and norm_f"
+                + (model.moe().isPresent() ? "; MoE expert neurons: the same over the tokens routed to the expert; "
+                + "experts: by experts_by over the tokens routed to them" : ""));
         how.put("depth", r.options().depth().text());
+        if (model.moe().isPresent()) {
+            how.put("experts_by", r.scores().expertsBy().text());
+        }
         how.put("mamba_head_channels_k", r.options().headChannels() == 0 ? "all" : Integer.toString(r.options().headChannels()));
         ObjectNode cal = how.putObject("calibration");
         Calibration c = r.calibration();
@@ -71,6 +79,14 @@ public final class RankingsFile {
                 }
                 case ATTENTION -> ints(lo.putArray("attention_heads"), x.attentionHeads());
                 case MLP -> ints(lo.putArray("ffn"), x.ffn());
+                case MOE -> {
+                    ints(lo.putArray("experts"), x.experts());
+                    ArrayNode e = lo.putArray("expert_ffn");
+                    for (int[] p : x.expertFfn()) {
+                        ints(e.addArray(), p);
+                    }
+                    ints(lo.putArray("shared_ffn"), x.sharedFfn());
+                }
             }
         }
         return o;
@@ -91,6 +107,14 @@ public final class RankingsFile {
                 }
                 case ATTENTION -> doubles(lo.putArray("attention_heads"), x.attentionHeads());
                 case MLP -> doubles(lo.putArray("ffn"), x.ffn());
+                case MOE -> {
+                    doubles(lo.putArray("experts"), x.experts().score(s.expertsBy()));
+                    ArrayNode e = lo.putArray("expert_ffn");
+                    for (double[] p : x.expertFfn()) {
+                        doubles(e.addArray(), p);
+                    }
+                    doubles(lo.putArray("shared_ffn"), x.sharedFfn());
+                }
             }
         }
         return o;

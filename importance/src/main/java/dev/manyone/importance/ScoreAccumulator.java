@@ -3,9 +3,9 @@ package dev.manyone.importance;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.export.Probes;
-import dev.manyone.formats.FormatException;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 
@@ -20,6 +20,10 @@ import java.util.TreeMap;
  *       the top-ranked K channels of head h (Minitron-SSM; K defaults to head_dim);</li>
  *   <li>attention query head h: the aggregated per-position L2 norm of its o_proj input ({@code probe.i.attn});</li>
  *   <li>FFN neuron n: the aggregated {@code |relu(up(x))²|} at down_proj's input ({@code probe.i.ffn});</li>
+ *   <li>MoE layer: experts by routing statistics ({@link ExpertStatistic}: REAP, frequency, mean or total routing
+ *       weight; {@code probe.i.moe_weights}, {@code probe.i.expert_norm}), each expert's
+ *       neurons by the FFN statistic over the tokens routed to it ({@code probe.i.expert_ffn}), the shared expert's
+ *       over every token ({@code probe.i.shared_ffn}; {@link MoeAccumulator});</li>
  *   <li>cosine depth: the aggregated {@code 1 − cos(x_in, x_out)} of the residual stream around each layer.</li>
  * </ul>
  * Activations must arrive in calibration order; the accumulator is not thread-safe.
@@ -30,6 +34,7 @@ public final class ScoreAccumulator {
     private final Map<Integer, Aggregation> mamba = new HashMap<>();
     private final Map<Integer, Aggregation> attention = new HashMap<>();
     private final Map<Integer, Aggregation> ffn = new HashMap<>();
+    private final Map<Integer, MoeAccumulator> moe = new HashMap<>();
     private final Map<Integer, Aggregation> cosine = new HashMap<>();
 
     public ScoreAccumulator(ModelDescription model) {
@@ -44,35 +49,37 @@ public final class ScoreAccumulator {
                 case MAMBA -> mamba.put(i, new Aggregation(l.dInner()));
                 case ATTENTION -> attention.put(i, new Aggregation(l.attentionHeads()));
                 case MLP -> ffn.put(i, new Aggregation(l.ffn()));
-                case MOE -> throw unranked(l);
+                case MOE -> moe.put(i, new MoeAccumulator(l));
             }
         }
     }
 
-    /** Activation rankings of MoE layers (experts, expert and shared neurons) are not computed yet. */
-    private static FormatException unranked(LayerSpec l) {
-        return new FormatException(null, "layer " + l.index() + " is an MoE layer; activation rankings of MoE layers "
-                + "(experts, expert_ffn, shared_ffn) are not computed yet: give rankings.json by hand");
-    }
-
-    /** The probe outputs a pass must deliver for layer {@code i}. */
-    public static String mixerProbe(LayerSpec l) {
+    /** The mixer probe outputs a pass must deliver for layer {@code l} (besides its norm and residual probes). */
+    public static List<String> mixerProbes(LayerSpec l) {
+        int i = l.index();
         return switch (l.kind()) {
-            case MAMBA -> Probes.mambaX(l.index());
-            case ATTENTION -> Probes.attention(l.index());
-            case MLP -> Probes.ffn(l.index());
-            case MOE -> throw unranked(l);
+            case MAMBA -> List.of(Probes.mambaX(i));
+            case ATTENTION -> List.of(Probes.attention(i));
+            case MLP -> List.of(Probes.ffn(i));
+            case MOE -> List.of(Probes.moeWeights(i), Probes.expertNorm(i), Probes.expertFfn(i), Probes.sharedFfn(i));
         };
     }
 
-    /** Layer i's pre-mixer norm output and its mixer probe, [batch, seq, width]. */
-    public void layer(int i, float[] norm, float[] mixer, int batch, int seq) {
+    /** Reads one probe output of the current batch, [batch, seq, width]. */
+    public interface ProbeOutputs {
+        float[] get(String name);
+    }
+
+    /** Layer i's pre-mixer norm output and its mixer probes ({@link #mixerProbes}), [batch, seq, width]. */
+    public void layer(int i, float[] norm, ProbeOutputs probes, int batch, int seq) {
         hiddenParts.get(Probes.norm(i)).add(norm, batch, seq, 1);
         LayerSpec l = model.layers().get(i);
         switch (l.kind()) {
-            case MAMBA -> mamba.get(i).add(mixer, batch, seq, 1);
-            case ATTENTION -> attention.get(i).add(mixer, batch, seq, model.headDim());
-            case MLP -> ffn.get(i).add(mixer, batch, seq, 1);
+            case MAMBA -> mamba.get(i).add(probes.get(Probes.mambaX(i)), batch, seq, 1);
+            case ATTENTION -> attention.get(i).add(probes.get(Probes.attention(i)), batch, seq, model.headDim());
+            case MLP -> ffn.get(i).add(probes.get(Probes.ffn(i)), batch, seq, 1);
+            case MOE -> moe.get(i).add(probes.get(Probes.moeWeights(i)), probes.get(Probes.expertNorm(i)),
+                    probes.get(Probes.expertFfn(i)), probes.get(Probes.sharedFfn(i)), batch, seq);
         }
     }
 
@@ -141,8 +148,9 @@ public final class ScoreAccumulator {
      * The scores, with the given depth scores (and layer order, or null for the order of the scores).
      *
      * @param headChannels K, the number of top-ranked channels a Mamba head's score is taken over (0: head_dim)
+     * @param expertsBy    the statistic that ranks the experts of MoE layers
      */
-    public Scores finish(double[] layers, int[] layerOrder, int headChannels) {
+    public Scores finish(double[] layers, int[] layerOrder, int headChannels, ExpertStatistic expertsBy) {
         double[] hidden = new double[model.hidden()];
         for (Aggregation a : hiddenParts.values()) { // TreeMap: a fixed summation order
             double[] s = a.scores();
@@ -157,10 +165,10 @@ public final class ScoreAccumulator {
                 case MAMBA -> mambaScores(l, mamba.get(i).scores(), headChannels);
                 case ATTENTION -> new Scores.Layer(null, null, attention.get(i).scores(), null);
                 case MLP -> new Scores.Layer(null, null, null, ffn.get(i).scores());
-                case MOE -> throw unranked(l);
+                case MOE -> moe.get(i).finish();
             });
         }
-        return new Scores(hidden, layers, Map.copyOf(per), layerOrder);
+        return new Scores(hidden, layers, Map.copyOf(per), layerOrder, expertsBy);
     }
 
     /** Channels: L2 over heads; heads: L2 over the top-K channels (K = head_dim when 0 or larger). */

@@ -153,7 +153,8 @@ final class StreamedPasses implements Passes {
     private SpillFile runLayer(OrtGraph g, LayerSpec l, SpillFile in, ScoreAccumulator acc) {
         int k = l.index();
         List<String> outputs = acc == null ? List.of(NemotronHGraph.HIDDEN_OUT)
-                : List.of(NemotronHGraph.HIDDEN_OUT, Probes.norm(k), ScoreAccumulator.mixerProbe(l));
+                : java.util.stream.Stream.concat(java.util.stream.Stream.of(NemotronHGraph.HIDDEN_OUT, Probes.norm(k)),
+                        ScoreAccumulator.mixerProbes(l).stream()).toList();
         SpillFile out = SpillFile.create(work, "hidden-" + k + "-");
         try (SpillFile.Reader r = in.reader(); SpillFile.Writer w = out.writer()) {
             for (long[][] batch : batches) {
@@ -162,7 +163,7 @@ final class StreamedPasses implements Passes {
                     float[] y = o.get(NemotronHGraph.HIDDEN_OUT);
                     w.write(y);
                     if (acc != null) {
-                        acc.layer(k, o.get(Probes.norm(k)), o.get(ScoreAccumulator.mixerProbe(l)), batch.length, batch[0].length);
+                        acc.layer(k, o.get(Probes.norm(k)), o::get, batch.length, batch[0].length);
                         acc.residual(k, x, y, batch.length, batch[0].length);
                     }
                 }

@@ -18,8 +18,10 @@ import java.util.TreeMap;
  *       every head's index {@code h·head_dim + c}; head h: the norm over its head_dim indices;</li>
  *   <li>attention query head h: its head_dim rows of q_proj and columns of o_proj;</li>
  *   <li>FFN neuron n: row n of up_proj and column n of down_proj;</li>
- *   <li>layer: the Frobenius norm of its output projection (out_proj, o_proj or down_proj), what it can add to the
- *       residual stream.</li>
+ *   <li>MoE: expert j by all its up and down weights, its neuron n by row n of up_j and column n of down_j, the
+ *       shared expert's neurons likewise; the router's columns count towards the hidden channels;</li>
+ *   <li>layer: the Frobenius norm of its output projection (out_proj, o_proj or down_proj; for MoE every expert's
+ *       down_proj, or fc2_latent_proj, with the shared expert's), what it can add to the residual stream.</li>
  * </ul>
  */
 public final class WeightMagnitude {
@@ -90,9 +92,66 @@ public final class WeightMagnitude {
                     layers[i] = frobenius(down);
                     per.put(i, new Scores.Layer(null, null, null, sqrt(n)));
                 }
+                case MOE -> {
+                    per.put(i, moe(model, l, w, hidden));
+                    layers[i] = moeOutput(model, l, w);
+                }
             }
         }
         return new Scores(sqrt(hidden), layers, Map.copyOf(per), null);
+    }
+
+    /**
+     * An MoE layer: expert j by the L2 norm of its up and down weights, its neuron n by row n of up_j and column n of
+     * down_j, the shared expert's neurons likewise; hidden channels through the router's columns, the shared expert's
+     * up columns and down rows, and the experts' (or, with a latent, the latent projections') columns and rows.
+     */
+    private static Scores.Layer moe(ModelDescription model, LayerSpec l, TensorSource w, double[] hidden) {
+        int i = l.index();
+        int h = model.hidden();
+        boolean latent = model.moe().orElseThrow().hasLatent();
+        int hm = model.moe().orElseThrow().expertWidth(h);
+        cols(w, TensorNames.gate(i), h, hidden);
+        double[] experts = new double[l.experts()];
+        double[][] neurons = new double[l.experts()][];
+        for (int j = 0; j < experts.length; j++) {
+            float[] up = read(w, TensorNames.expertUp(i, j));
+            float[] down = read(w, TensorNames.expertDown(i, j));
+            if (!latent) {
+                addCols(up, h, hidden);
+                rowsInto(down, l.moeFfn(), hidden);
+            }
+            double[] n = rows(up, hm, 0, l.moeFfn());
+            addCols(down, l.moeFfn(), n);
+            for (double v : n) {
+                experts[j] += v;
+            }
+            neurons[j] = sqrt(n);
+        }
+        if (latent) {
+            cols(w, TensorNames.latentIn(i), h, hidden);
+            rowsInto(read(w, TensorNames.latentOut(i)), hm, hidden);
+        }
+        float[] up = read(w, TensorNames.sharedUp(i));
+        addCols(up, h, hidden);
+        double[] shared = rows(up, h, 0, l.sharedFfn());
+        float[] down = read(w, TensorNames.sharedDown(i));
+        rowsInto(down, l.sharedFfn(), hidden);
+        addCols(down, l.sharedFfn(), shared);
+        return Scores.Layer.moe(Scores.Experts.dataFree(sqrt(experts)), neurons, sqrt(shared));
+    }
+
+    /** What an MoE layer can add to the residual stream: the Frobenius norm of its output projections together. */
+    private static double moeOutput(ModelDescription model, LayerSpec l, TensorSource w) {
+        int i = l.index();
+        double s = Math.pow(frobenius(read(w, TensorNames.sharedDown(i))), 2);
+        if (model.moe().orElseThrow().hasLatent()) {
+            return Math.sqrt(s + Math.pow(frobenius(read(w, TensorNames.latentOut(i))), 2));
+        }
+        for (int j = 0; j < l.experts(); j++) {
+            s += Math.pow(frobenius(read(w, TensorNames.expertDown(i, j))), 2);
+        }
+        return Math.sqrt(s);
     }
 
     private static float[] read(TensorSource w, String name) {

@@ -52,7 +52,7 @@ final class WholeModelPasses implements Passes {
         for (LayerSpec l : model.layers()) {
             outputs.add(Probes.norm(l.index()));
             outputs.add(Probes.hidden(l.index()));
-            outputs.add(ScoreAccumulator.mixerProbe(l));
+            outputs.addAll(ScoreAccumulator.mixerProbes(l));
         }
         if (referenceLogits) {
             outputs.add(StateNames.LOGITS);
@@ -69,7 +69,7 @@ final class WholeModelPasses implements Passes {
                     float[] before = out.get(Probes.EMBED);
                     for (LayerSpec l : model.layers()) { // one probe in Java memory at a time (and the stream before)
                         int i = l.index();
-                        acc.layer(i, out.get(Probes.norm(i)), out.get(ScoreAccumulator.mixerProbe(l)), b, s);
+                        acc.layer(i, out.get(Probes.norm(i)), out::get, b, s);
                         float[] after = out.get(Probes.hidden(i));
                         acc.residual(i, before, after, b, s);
                         before = after;

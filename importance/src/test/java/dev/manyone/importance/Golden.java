@@ -23,4 +23,12 @@ final class Golden {
     static Path trained() {
         return dir().resolve("trained-hybrid");
     }
+
+    static Path tinyMoe() {
+        return dir().resolve("tiny-moe");
+    }
+
+    static Path trainedMoe() {
+        return dir().resolve("trained-moe");
+    }
 }

@@ -36,6 +36,9 @@ class StreamedEqualsWholeTest {
             assertArrayEquals(x.mambaHeadChannels(), y.mambaHeadChannels(), what + " mamba channels " + l.index());
             assertArrayEquals(x.attentionHeads(), y.attentionHeads(), what + " attention " + l.index());
             assertArrayEquals(x.ffn(), y.ffn(), what + " ffn " + l.index());
+            assertArrayEquals(x.experts(), y.experts(), what + " experts " + l.index());
+            assertArrayEquals(x.expertFfn(), y.expertFfn(), what + " expert_ffn " + l.index());
+            assertArrayEquals(x.sharedFfn(), y.sharedFfn(), what + " shared_ffn " + l.index());
         }
         close(whole.scores().hidden(), streamed.scores().hidden(), what);
         close(whole.scores().layers(), streamed.scores().layers(), what);
@@ -45,6 +48,16 @@ class StreamedEqualsWholeTest {
             close(e.getValue().mambaHeadChannels(), y.mambaHeadChannels(), what);
             close(e.getValue().attentionHeads(), y.attentionHeads(), what);
             close(e.getValue().ffn(), y.ffn(), what);
+            close(e.getValue().sharedFfn(), y.sharedFfn(), what);
+            if (e.getValue().experts() != null) {
+                assertArrayEquals(e.getValue().experts().tokens(), y.experts().tokens(), what);
+                for (ExpertStatistic by : ExpertStatistic.values()) {
+                    close(e.getValue().experts().score(by), y.experts().score(by), what + " experts by " + by.text());
+                }
+                for (int j = 0; j < e.getValue().expertFfn().length; j++) {
+                    close(e.getValue().expertFfn()[j], y.expertFfn()[j], what + " expert_ffn " + j);
+                }
+            }
         }
         // the rankings object written does not depend on the mode
         assertEquals(RankingsFile.toJson(model, whole).get("rankings"), RankingsFile.toJson(model, streamed).get("rankings"), what);
@@ -68,6 +81,16 @@ class StreamedEqualsWholeTest {
             // batch 1 in one mode and 2 in the other: batching does not change the scores either
             same(Golden.tiny(), calib, new ImportanceEstimator.Options(ImportanceEstimator.Mode.WHOLE, d, d == DepthMethod.NMSE ? 1 : 2, 0, 0, null));
         }
+    }
+
+    /** An MoE parent (probes of routed experts come out of a layer part as out of the whole model). */
+    @Test
+    void tinyMoeNmse() {
+        Calibration calib = Calibration.load(Golden.tinyMoe().resolve("golden.safetensors"), Golden.tinyMoe(), 512, Calibration.Sampling.ALL);
+        same(Golden.tinyMoe(), calib, new ImportanceEstimator.Options(ImportanceEstimator.Mode.WHOLE, DepthMethod.NMSE, 1, 0, 0, null));
+        Path latent = Golden.dir().resolve("tiny-latent-moe"); // LatentMoE with router groups
+        same(latent, Calibration.load(latent.resolve("golden.safetensors"), latent, 512, Calibration.Sampling.ALL),
+                ImportanceEstimator.Options.DEFAULT.with(DepthMethod.COSINE).with(ExpertStatistic.FREQUENCY));
     }
 
     @Test

@@ -29,8 +29,10 @@ import java.util.List;
  * tokens' inputs are gathered in that order, and expert e computes on its own contiguous slice of rows (start and
  * end counted once for all experts). An expert no token chose gets a 0-row slice: its {@code Gemm}s do no work and
  * do not read its weights. A decode step therefore reads the k chosen experts' weights, and prefill computes each
- * token on its k experts only. The weighted expert outputs are summed back into their tokens by one
- * {@code ScatterND} (reduction add), in ascending expert id for every token. docs/moe.md compares this with the
+ * token on its k experts only. The weighted expert outputs are put back in assignment order by a {@code Gather} with
+ * the inverse of the sort permutation and summed over each token's k slots (in TopK order), deterministically: a
+ * {@code ScatterND} with reduction add into the tokens, as before, races in ONNX Runtime's multi-threaded CPU
+ * kernel when one token's rows land on different threads (lost updates). docs/moe.md compares this with the
  * alternatives that were measured; they can still be exported, for measurement only, with the system property
  * {@code -Dmanyone.moe.dispatch=dense|gather} ({@link Dispatch}).
  */
@@ -97,7 +99,12 @@ final class MoeMixer {
         String z = moe.hasLatent()
                 ? graph.linear(u, TensorNames.latentIn(i), hm, h)                            // [T, L]
                 : u;
-        String routed = graph.routed(k, e, () -> switch (Dispatch.current()) {             // [T, Hm]
+        Dispatch dispatch = Dispatch.current();
+        if (graph.options().probes() && dispatch != Dispatch.SORTED) {
+            throw new IllegalStateException("MoE probes come from the sorted dispatch; -Dmanyone.moe.dispatch="
+                    + dispatch.name().toLowerCase(java.util.Locale.ROOT) + " is for measurement only");
+        }
+        String routed = graph.routed(k, e, () -> switch (dispatch) {                      // [T, Hm]
             case SORTED -> dispatch(z, idx, weights, e, k);
             case DENSE -> denseDispatch(z, idx, weights, e);
             case GATHER -> gatherDispatch(z, idx, weights, e, k);
@@ -106,7 +113,9 @@ final class MoeMixer {
             routed = graph.linear(routed, TensorNames.latentOut(i), h, hm);                // [T, H]
         }
         // ---- shared expert, on every token ----
-        String shared = relu2Mlp(u, TensorNames.sharedUp(i), TensorNames.sharedDown(i), layer.sharedFfn(), h);
+        List<String> sharedAct = new ArrayList<>(1);
+        String shared = relu2Mlp(u, TensorNames.sharedUp(i), TensorNames.sharedDown(i), layer.sharedFfn(), h, sharedAct);
+        graph.probe(Probes.sharedFfn(i), sharedAct.get(0), layer.sharedFfn());
         return g.op("Add", Attrs.none(), routed, shared);
     }
 
@@ -131,7 +140,8 @@ final class MoeMixer {
 
     /**
      * Σ over each token's k experts of w · expert(z): assignments sorted by expert id, one contiguous slice of rows
-     * per expert, weighted outputs scattered back (add) into [T, Hm].
+     * per expert, weighted outputs put back in assignment order (a Gather by the inverse permutation) and summed over
+     * each token's k slots.
      */
     private String dispatch(String z, String idx, String w, int e, int k) {
         String flat = graph.reshape(idx, -1);                                                // [T·k] expert ids
@@ -158,17 +168,53 @@ final class MoeMixer {
         List<String> bound = g.ops("Split", e + 1, Attrs.none().i("axis", 0), bounds,
                 g.constantInt64("split", ones));                                             // E + 1 × [1]
         List<String> outputs = new ArrayList<>(e);
+        List<String> activations = new ArrayList<>(e);
         String axis0 = g.constantInt64("axes", 0);
         for (int j = 0; j < e; j++) {
             String x = g.op("Slice", Attrs.none(), rows, bound.get(j), bound.get(j + 1), axis0); // [n_j, Hm]
-            outputs.add(relu2Mlp(x, TensorNames.expertUp(i, j), TensorNames.expertDown(i, j), layer.moeFfn(), hm));
+            outputs.add(relu2Mlp(x, TensorNames.expertUp(i, j), TensorNames.expertDown(i, j), layer.moeFfn(), hm,
+                    activations));
         }
         String all = g.op("Concat", Attrs.none().i("axis", 0), outputs.toArray(String[]::new)); // [T·k, Hm]
+        if (graph.options().probes()) {
+            probes(z, token, sortedExperts, rowWeight, all, activations, e);
+        }
         String weighted = g.op("Mul", Attrs.none(), all,
                 g.op("Unsqueeze", Attrs.none(), rowWeight, g.constantInt64("axes", 1)));   // [T·k, Hm]
-        String zeros = g.op("Expand", Attrs.none(), g.scalarFloat("zero", 0f), g.op("Shape", Attrs.none(), z));
-        return g.op("ScatterND", Attrs.none().s("reduction", "add"), zeros,
-                g.op("Unsqueeze", Attrs.none(), token, g.constantInt64("axes", 1)), weighted); // [T, Hm]
+        // back to assignment order (row t·k + slot) by the inverse permutation of `order`, then Σ over the k slots.
+        // Not ScatterND(reduction add): ONNX Runtime's CPU kernel splits the updates over threads, and two rows of
+        // one token on different threads race (lost updates, measured on trained-moe with 2 intra-op threads)
+        String inverse = g.ops("TopK", 2, Attrs.none().i("axis", 0).i("largest", 0).i("sorted", 1), order, n).get(1);
+        String unsorted = g.op("Gather", Attrs.none().i("axis", 0), weighted, inverse);    // [T·k, Hm]
+        return g.op("ReduceSum", Attrs.none().i("keepdims", 0), graph.reshape(unsorted, -1, k, hm),
+                g.constantInt64("axes", 1));                                                 // [T, Hm]
+    }
+
+    /**
+     * The probes of the sorted dispatch, each scattered from the T·k assignment rows into a dense per-token matrix that
+     * is 0 where an expert was not chosen: {@link Probes#moeWeights} [T, E] (the final routing weight),
+     * {@link Probes#expertNorm} [T, E] (‖expert output‖₂, unweighted) and {@link Probes#expertFfn} [T, E·I] (each
+     * expert's relu² activations). Every (token, expert) pair occurs at most once, so the scatters need no reduction.
+     */
+    private void probes(String z, String token, String sortedExperts, String rowWeight, String all,
+                        List<String> activations, int e) {
+        int f = layer.moeFfn();
+        String axis1 = g.constantInt64("axes", 1);
+        String pairs = g.op("Concat", Attrs.none().i("axis", 1), g.op("Unsqueeze", Attrs.none(), token, axis1),
+                g.op("Unsqueeze", Attrs.none(), sortedExperts, axis1));                    // [T·k, 2] (token, expert)
+        String tokens = g.op("Shape", Attrs.none().i("end", 1), z);                          // [1] = T
+        String zero = g.scalarFloat("zero", 0f);
+        String zerosTE = g.op("Expand", Attrs.none(), zero,
+                g.op("Concat", Attrs.none().i("axis", 0), tokens, g.constantInt64("experts", e))); // [T, E]
+        graph.probe(Probes.moeWeights(i), g.op("ScatterND", Attrs.none(), zerosTE, pairs, rowWeight), e);
+        String norm = g.op("Sqrt", Attrs.none(), g.op("ReduceSum", Attrs.none().i("keepdims", 0),
+                g.op("Mul", Attrs.none(), all, all), axis1));                                // [T·k]
+        graph.probe(Probes.expertNorm(i), g.op("ScatterND", Attrs.none(), zerosTE, pairs, norm), e);
+        String act = g.op("Concat", Attrs.none().i("axis", 0), activations.toArray(String[]::new)); // [T·k, I]
+        String zerosTEI = g.op("Expand", Attrs.none(), zero,
+                g.op("Concat", Attrs.none().i("axis", 0), tokens, g.constantInt64("expert_width", e, f))); // [T, E, I]
+        graph.probe(Probes.expertFfn(i), graph.reshape(g.op("ScatterND", Attrs.none(), zerosTEI, pairs, act), -1,
+                (long) e * f), (long) e * f);                                                // [T, E·I]
     }
 
     /** Measurement baseline: Σ_j weight_j(token) · expert_j(z) over all E experts, weight 0 where unchosen. */
@@ -217,9 +263,15 @@ final class MoeMixer {
 
     /** down(relu(up(x))²): up [f, width], down [width, f]; quantized like every linear in int8/int4 exports. */
     private String relu2Mlp(String x, String upName, String downName, int f, int width) {
+        return relu2Mlp(x, upName, downName, f, width, new ArrayList<>(1));
+    }
+
+    /** As {@link #relu2Mlp(String, String, String, int, int)}, adding the relu² activations [n, f] to {@code activations}. */
+    private String relu2Mlp(String x, String upName, String downName, int f, int width, List<String> activations) {
         String up = graph.linear(x, upName, f, width);                                       // [n, f]
         String r = g.op("Relu", Attrs.none(), up);
         String sq = g.op("Mul", Attrs.none(), r, r);
+        activations.add(sq);
         return graph.linear(sq, downName, width, f);                                         // [n, width]
     }
 }
