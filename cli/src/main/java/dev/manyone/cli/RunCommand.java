@@ -70,7 +70,9 @@ final class RunCommand implements Callable<Integer> {
             throw new FormatException(dir, "--prompt needs a tokenizer: expected " + TextTokenizer.FILE
                     + " in the model directory or --tokenizer FILE, found none");
         }
+        long opening = System.nanoTime();
         try (OnnxDecoder decoder = OnnxDecoder.open(dir, threads)) {
+            double sessionSeconds = (System.nanoTime() - opening) / 1e9;
             int vocab = decoder.contract().vocab();
             long[] ids = prompt != null ? tokenizer.get().encode(prompt) : promptIds.stream().mapToLong(Long::longValue).toArray();
             if (ids.length == 0) {
@@ -90,6 +92,7 @@ final class RunCommand implements Callable<Integer> {
                 if (text != null) {
                     o.put("text", text);
                 }
+                o.put("session_seconds", Math.round(sessionSeconds * 1000) / 1000.0);
                 o.put("prompt_tokens", r.promptTokens());
                 o.put("prefill_tokens_per_second", round(r.prefillTokensPerSecond()));
                 o.put("decode_tokens_per_second", round(r.decodeTokensPerSecond()));
@@ -100,9 +103,9 @@ final class RunCommand implements Callable<Integer> {
                 if (text != null) {
                     spec.commandLine().getOut().println(text);
                 }
-                spec.commandLine().getOut().printf("prefill %d tokens: %.1f tokens/s; decode %d tokens: %.1f tokens/s%s%n",
-                        r.promptTokens(), r.prefillTokensPerSecond(), Math.max(0, r.ids().size() - 1), r.decodeTokensPerSecond(),
-                        r.stoppedAtEos() ? " (stopped at eos)" : "");
+                spec.commandLine().getOut().printf("session %.1f s; prefill %d tokens: %.1f tokens/s; decode %d tokens: "
+                        + "%.1f tokens/s%s%n", sessionSeconds, r.promptTokens(), r.prefillTokensPerSecond(),
+                        Math.max(0, r.ids().size() - 1), r.decodeTokensPerSecond(), r.stoppedAtEos() ? " (stopped at eos)" : "");
             }
         } finally {
             tokenizer.ifPresent(TextTokenizer::close);
