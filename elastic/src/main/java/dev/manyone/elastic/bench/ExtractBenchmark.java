@@ -213,6 +213,14 @@ public final class ExtractBenchmark {
                 }
                 case ATTENTION -> permutation(p.putArray("attention_heads"), l.attentionHeads(), random);
                 case MLP -> permutation(p.putArray("ffn"), l.ffn(), random);
+                case MOE -> {
+                    permutation(p.putArray("experts"), l.experts(), random);
+                    ArrayNode perExpert = p.putArray("expert_ffn");
+                    for (int j = 0; j < l.experts(); j++) {
+                        permutation(perExpert.addArray(), l.moeFfn(), random);
+                    }
+                    permutation(p.putArray("shared_ffn"), l.sharedFfn(), random);
+                }
             }
         }
         return Rankings.parse(r, model, file);

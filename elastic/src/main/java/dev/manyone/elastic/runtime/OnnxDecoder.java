@@ -50,10 +50,11 @@ public final class OnnxDecoder implements AutoCloseable {
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-            if ("fp16".equals(contract.weights())) {
+            if ("fp16".equals(contract.weights()) && !"fold".equals(System.getProperty("manyone.fp16"))) {
                 // fp16 weights are cast to fp32 inside the graph; folding those casts at load time would hold an
                 // fp32 copy of every weight next to the fp16 one (3x the file size in memory), so they are cast per
                 // call. ORT 1.29 asserts in its layout (ALL) level when folding is off, so stop at EXTENDED.
+                // -Dmanyone.fp16=fold folds them at session creation instead (fp32 speed, fp32 memory).
                 opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.EXTENDED_OPT);
                 opts.addConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
             } else {
