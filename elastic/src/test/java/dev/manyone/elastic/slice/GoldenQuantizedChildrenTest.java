@@ -191,6 +191,38 @@ class GoldenQuantizedChildrenTest {
         }
     }
 
+    /**
+     * What a child keeps is checked for NaN as it is copied: an E4M3 NaN code (0x7F; "there are no infinities; 0x7F
+     * and 0xFF are NaN") in a kept FP8 weight fails the extraction, leaving no output; without the check it is copied.
+     */
+    @Test
+    void fp8NaNCodeInAKeptWeightIsRefused(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("parent");
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "hf_quant_config.json", "model.safetensors")) {
+            Files.copy(parentDir("tiny-moe-fp8").resolve(f), dir.resolve(f));
+        }
+        String tensor = "backbone.layers.7.mixer.down_proj.weight";
+        byte[] file = Files.readAllBytes(dir.resolve("model.safetensors"));
+        long n = java.nio.ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        JsonNode header = GoldenChildrenTest.JSON.readTree(new String(file, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8));
+        assertEquals("F8_E4M3", header.get(tensor).get("dtype").asText());
+        file[(int) (8 + n + header.get(tensor).get("data_offsets").get(0).asLong())] = 0x7F;
+        Files.write(dir.resolve("model.safetensors"), file);
+        try (Checkpoint parent = Checkpoint.open(dir)) {
+            SlicePlan plan = SlicePlan.of(parent.model(), ChildSpec.full(), Rankings.identity(parent.model()), null);
+            FormatException e = assertThrows(FormatException.class, () -> Extractor.writeHuggingFace(parent,
+                    List.of(new Extractor.Target(plan, tmp.resolve("out"), Map.of())), false, Long.MAX_VALUE, true, Progress.NONE));
+            assertTrue(e.getMessage().contains(tensor) && e.getMessage().contains("1 NaN"), e.getMessage());
+            assertTrue(Files.notExists(tmp.resolve("out")));
+            Extractor.writeHuggingFace(parent, List.of(new Extractor.Target(plan, tmp.resolve("out"), Map.of())), false,
+                    Long.MAX_VALUE, false, Progress.NONE);
+        }
+        try (TensorSource t = Safetensors.open(tmp.resolve("out"))) {
+            assertEquals(0x7F, t.bytes(t.require(tensor)).get(0));
+        }
+    }
+
     private static void export(ModelDescription model, WeightSource weights, ExportOptions options, Path out) throws Exception {
         OnnxExporter.export(model, weights, options, out, false, Map.of(), List.of(), "test", Progress.NONE);
     }
