@@ -132,6 +132,33 @@ class GoldenQuantizedChildrenTest {
         }
     }
 
+    /** Several quantized children in one pass over the parent are the same files as each written alone. */
+    @ParameterizedTest
+    @ValueSource(strings = {"tiny-moe-fp8", "tiny-moe-nvfp4"})
+    void onePassWritesTheSameChildrenAsSeparatePasses(String model, @TempDir Path tmp) throws Exception {
+        Path dir = parentDir(model);
+        Path rankingsFile = dir.resolve("rankings.json");
+        try (Checkpoint parent = Checkpoint.open(dir)) {
+            List<SlicePlan> plans = List.of(plan(parent, rankingsFile),
+                    SlicePlan.of(parent.model(), ChildSpec.full(), Rankings.identity(parent.model()), null));
+            List<Extractor.Target> together = new java.util.ArrayList<>();
+            for (int k = 0; k < plans.size(); k++) {
+                Extractor.writeHuggingFace(parent, plans.get(k), tmp.resolve("alone-" + k), false, 100_000, Map.of(), Progress.NONE);
+                together.add(new Extractor.Target(plans.get(k), tmp.resolve("together-" + k), Map.of()));
+            }
+            Extractor.writeHuggingFace(parent, together, false, 100_000, Progress.NONE);
+        }
+        for (int k = 0; k < 2; k++) {
+            try (var files = Files.list(tmp.resolve("alone-" + k))) {
+                for (Path f : (Iterable<Path>) files::iterator) {
+                    assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(tmp.resolve("together-" + k).resolve(f.getFileName())),
+                            k + "/" + f.getFileName());
+                }
+            }
+        }
+        assertEquals(goldenHashes(goldenChild(model)), hashes(tmp.resolve("together-0")));
+    }
+
     /**
      * "A slice that cuts a block cannot be represented without re-quantizing, so it must be refused with an error
      * that names the tensor and the columns. An example is hidden 40, which is 2.5 blocks of in_proj's input."
