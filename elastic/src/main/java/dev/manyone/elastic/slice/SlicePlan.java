@@ -8,6 +8,7 @@ import dev.manyone.elastic.MoeConfig;
 import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.TensorNames;
 import dev.manyone.elastic.WeightLayout;
+import dev.manyone.formats.FormatException;
 import dev.manyone.formats.quant.QuantSlice;
 import dev.manyone.formats.quant.QuantizationConfig;
 import dev.manyone.formats.quant.QuantizedLinear;
@@ -96,8 +97,10 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
             out.add(new TensorSlice(TensorNames.LM_HEAD, TensorNames.LM_HEAD, shape(parent.vocab(), h), null, hCols));
         }
         List<TensorSlice> logical = List.copyOf(out);
+        WeightLayout childLayout = WeightLayout.of(Optional.ofNullable(childQuant));
+        requireSameQuantization(parent, childLayout, logical);
         SlicePlan plan = new SlicePlan(childConfig, kept, hidden, logical, stored(parent, logical), childQuant);
-        plan.checkAgainst(ModelDescription.of(childConfig, WeightLayout.of(Optional.ofNullable(childQuant))));
+        plan.checkAgainst(ModelDescription.of(childConfig, childLayout));
         return plan;
     }
 
@@ -139,6 +142,33 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
             }
         }
         return List.copyOf(out);
+    }
+
+    /**
+     * Every child tensor must be stored as its parent tensor is: the renumbered exclude list must not quantize a
+     * module the parent keeps in floating point or the reverse. That can only happen with exclude entries that match
+     * by substring or wildcard across layer numbers (e.g. {@code backbone.layers.1} also matching layer 10); such a
+     * child is refused, naming the module.
+     */
+    private static void requireSameQuantization(ModelDescription parent, WeightLayout child, List<TensorSlice> logical) {
+        if (parent.layout().quantization().isEmpty()) {
+            return;
+        }
+        Map<String, ExpectedTensor> byName = new HashMap<>();
+        for (ExpectedTensor e : parent.expectedTensors()) {
+            byName.put(e.name(), e);
+        }
+        for (TensorSlice t : logical) {
+            boolean was = parent.layout().quantized(byName.get(t.parentName()));
+            boolean is = child.quantized(new ExpectedTensor(t.name(), t.shape(), "child"));
+            if (was != is) {
+                Path cfg = parent.config().source();
+                throw new FormatException(cfg, "quantization_config.exclude_modules: renumbered for the child, the list "
+                        + (is ? "no longer excludes " + module(t.name()) + " (parent " + module(t.parentName()) + ", stored unquantized)"
+                        : "excludes " + module(t.name()) + " (parent " + module(t.parentName()) + ", stored quantized)")
+                        + "; expected entries that name whole layers' modules exactly (e.g. backbone.layers.3.mixer.q_proj)");
+            }
+        }
     }
 
     /** {@code X} of {@code X.weight}; the name itself otherwise. */

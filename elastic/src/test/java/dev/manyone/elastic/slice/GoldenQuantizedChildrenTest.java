@@ -250,6 +250,24 @@ class GoldenQuantizedChildrenTest {
         }
     }
 
+    /**
+     * An exclude entry that is not a {@code backbone.layers.<i>.…} name stays as it is, so after renumbering it can
+     * match a different module: {@code *layers.2.mixer.in_proj} keeps parent layer 2's in_proj unquantized, but with
+     * layer 0 dropped that layer is child layer 1, and the entry would make the child quantize it. Refused, naming
+     * the module, instead of writing a child whose config misdescribes its tensors.
+     */
+    @Test
+    void excludeEntryThatWouldChangeMeaningIsRefused() throws Exception {
+        String text = Files.readString(parentDir("tiny-moe-fp8").resolve("config.json"));
+        text = text.replace("\"backbone.layers.0.mixer.conv1d\",", "\"backbone.layers.0.mixer.conv1d\", \"*layers.2.mixer.in_proj\",");
+        dev.manyone.elastic.NemotronHConfig config = dev.manyone.elastic.NemotronHConfig.parse(text, Path.of("config.json"));
+        ModelDescription parent = ModelDescription.of(config);
+        assertTrue(parent.layout().excluded("backbone.layers.2.mixer.in_proj"));
+        FormatException e = assertThrows(FormatException.class, () -> SlicePlan.of(parent,
+                new ChildSpec(null, List.of(1, 2, 3, 4, 5, 6, 7), Map.of()), Rankings.identity(parent), null));
+        assertTrue(e.getMessage().contains("no longer excludes backbone.layers.1.mixer.in_proj"), e.getMessage());
+    }
+
     private static void export(ModelDescription model, WeightSource weights, ExportOptions options, Path out) throws Exception {
         OnnxExporter.export(model, weights, options, out, false, Map.of(), List.of(), "test", Progress.NONE);
     }
