@@ -2,6 +2,8 @@ package dev.manyone.elastic.slice;
 
 import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.elastic.TensorNames;
+import dev.manyone.elastic.WeightLayout;
 import dev.manyone.elastic.checkpoint.Checkpoint;
 import dev.manyone.elastic.checkpoint.TensorReader;
 import dev.manyone.formats.AtomicDirectory;
@@ -15,10 +17,12 @@ import dev.manyone.formats.quant.QuantizationConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.OptionalInt;
 import java.util.Set;
 
 /**
@@ -74,7 +78,7 @@ public final class Extractor {
         for (Target t : targets) {
             Map<String, TensorSlice> map = new LinkedHashMap<>();
             List<TensorSpec> plan = new ArrayList<>();
-            for (TensorSlice s : t.plan().stored()) {
+            for (TensorSlice s : withKvCacheScales(parent, t.plan())) {
                 TensorInfo src = parent.tensors().require(s.parentName());
                 if (!src.dtype().isFloatingPoint() && !quantizedParts.contains(s.parentName())) {
                     throw new FormatException(src.file(), src.name(), "expected a floating-point weight, found " + src.dtype());
@@ -114,7 +118,7 @@ public final class Extractor {
                 checks.add(checkFinite ? new FiniteCheck(t.dir().getFileName().toString()) : null);
             }
             // the parent's canonical order; each child's tensors come in the same relative order (layers renumbered)
-            for (String name : storedNames(parent.model())) {
+            for (String name : storedNames(parent)) {
                 List<SliceCopier.Target> wanted = new ArrayList<>();
                 long elements = 0;
                 for (int c = 0; c < targets.size(); c++) {
@@ -168,11 +172,49 @@ public final class Extractor {
                 && !f.name().equals(QuantizationConfig.HF_QUANT_CONFIG_FILE)).toList();
     }
 
-    /** The parent's stored tensors in canonical order: each expected tensor as its layout stores it. */
-    private static List<String> storedNames(ModelDescription model) {
+    /**
+     * The parent's stored tensors in canonical order: each expected tensor as its layout stores it, then the
+     * KV-cache scales ({@link #withKvCacheScales}).
+     */
+    private static List<String> storedNames(Checkpoint parent) {
+        ModelDescription model = parent.model();
         List<String> out = new ArrayList<>();
         for (ExpectedTensor e : model.expectedTensors()) {
             out.addAll(model.layout().storedNames(e));
+        }
+        for (TensorInfo t : parent.tensors().tensors()) {
+            if (model.layout().isKvCacheScale(t)) {
+                out.add(t.name());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * {@code plan}'s stored tensors, plus, for a parent whose {@code quantization_config} sets
+     * {@code kv_cache_quant_algo} (which the child's keeps), the KV-cache scales of its kept layers ({@code …k_proj.k_scale},
+     * {@code …v_proj.v_scale}, F32 scalars, one per layer whatever the heads kept) renumbered with their layer and
+     * copied unchanged, so the child's config does not promise scales it lacks.
+     */
+    static List<TensorSlice> withKvCacheScales(Checkpoint parent, SlicePlan plan) {
+        WeightLayout layout = parent.model().layout();
+        if (layout.quantization().isEmpty() || layout.quantization().get().kvCacheQuantAlgo() == null) {
+            return plan.stored();
+        }
+        Map<Integer, Integer> newIndex = new HashMap<>();
+        for (int j = 0; j < plan.parentLayers().size(); j++) {
+            newIndex.put(plan.parentLayers().get(j).index(), j);
+        }
+        List<TensorSlice> out = new ArrayList<>(plan.stored());
+        for (TensorInfo t : parent.tensors().tensors()) {
+            OptionalInt layer = TensorNames.layerOf(t.name());
+            if (layout.isKvCacheScale(t) && layer.isPresent() && newIndex.containsKey(layer.getAsInt())) {
+                String from = "backbone.layers." + layer.getAsInt() + ".";
+                if (t.name().startsWith(from)) {
+                    String name = "backbone.layers." + newIndex.get(layer.getAsInt()) + "." + t.name().substring(from.length());
+                    out.add(new TensorSlice(name, t.name(), new long[0], null, null));
+                }
+            }
         }
         return out;
     }

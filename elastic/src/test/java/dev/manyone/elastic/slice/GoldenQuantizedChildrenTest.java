@@ -268,6 +268,64 @@ class GoldenQuantizedChildrenTest {
         assertTrue(e.getMessage().contains("no longer excludes backbone.layers.1.mixer.in_proj"), e.getMessage());
     }
 
+    /**
+     * With {@code kv_cache_quant_algo} set, the KV-cache scales beside a kept attention layer's k_proj and v_proj go
+     * with the layer to its new index, unchanged, and the child (whose quantization config keeps the KV-cache algo)
+     * validates; a dropped layer's scales go with it.
+     */
+    @Test
+    void kvCacheScalesMoveWithTheirLayer(@TempDir Path tmp) throws Exception {
+        Path dir = tmp.resolve("parent");
+        Files.createDirectories(dir);
+        for (String f : List.of("config.json", "hf_quant_config.json")) {
+            Files.copy(parentDir("tiny-moe-fp8").resolve(f), dir.resolve(f));
+        }
+        Path hf = dir.resolve("hf_quant_config.json");
+        Files.writeString(hf, Files.readString(hf).replace("\"kv_cache_quant_algo\": null", "\"kv_cache_quant_algo\": \"FP8\""));
+        byte[] file = Files.readAllBytes(parentDir("tiny-moe-fp8").resolve("model.safetensors"));
+        long n = java.nio.ByteBuffer.wrap(file, 0, 8).order(java.nio.ByteOrder.LITTLE_ENDIAN).getLong();
+        ObjectNode header = (ObjectNode) GoldenChildrenTest.JSON.readTree(new String(file, 8, (int) n, java.nio.charset.StandardCharsets.UTF_8));
+        int data = file.length - 8 - (int) n;
+        header.putObject("backbone.layers.3.mixer.k_proj.k_scale").put("dtype", "F32")
+                .<ObjectNode>set("shape", GoldenChildrenTest.JSON.createArrayNode())
+                .set("data_offsets", GoldenChildrenTest.JSON.createArrayNode().add(data).add(data + 4));
+        header.putObject("backbone.layers.3.mixer.v_proj.v_scale").put("dtype", "F32")
+                .<ObjectNode>set("shape", GoldenChildrenTest.JSON.createArrayNode())
+                .set("data_offsets", GoldenChildrenTest.JSON.createArrayNode().add(data + 4).add(data + 8));
+        StringBuilder text = new StringBuilder(GoldenChildrenTest.JSON.writeValueAsString(header));
+        while (text.length() % 8 != 0) {
+            text.append(' ');
+        }
+        byte[] h = text.toString().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        try (var out = Files.newOutputStream(dir.resolve("model.safetensors"))) {
+            out.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putLong(h.length).array());
+            out.write(h);
+            out.write(file, 8 + (int) n, data);
+            out.write(java.nio.ByteBuffer.allocate(8).order(java.nio.ByteOrder.LITTLE_ENDIAN).putFloat(0.25f).putFloat(0.5f).array());
+        }
+        Path kept = tmp.resolve("kept");
+        Path dropped = tmp.resolve("dropped");
+        try (Checkpoint parent = Checkpoint.open(dir)) {
+            Rankings rankings = Rankings.identity(parent.model());
+            Extractor.writeHuggingFace(parent, SlicePlan.of(parent.model(), new ChildSpec(null, List.of(0, 1, 3, 4, 5, 6, 7),
+                    Map.of()), rankings, null), kept, false, Long.MAX_VALUE, Map.of(), Progress.NONE);
+            Extractor.writeHuggingFace(parent, SlicePlan.of(parent.model(), new ChildSpec(null, List.of(0, 1, 2, 4, 5, 6, 7),
+                    Map.of()), rankings, null), dropped, false, Long.MAX_VALUE, Map.of(), Progress.NONE);
+        }
+        try (Checkpoint child = Checkpoint.open(kept)) {
+            assertEquals(List.of("backbone.layers.2.mixer.k_proj.k_scale", "backbone.layers.2.mixer.v_proj.v_scale"),
+                    child.model().unusedTensors(child.tensors()));
+            assertEquals(0.25f, child.tensors().bytes(child.tensors().require("backbone.layers.2.mixer.k_proj.k_scale"))
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN).getFloat(0));
+            assertEquals(0.5f, child.tensors().bytes(child.tensors().require("backbone.layers.2.mixer.v_proj.v_scale"))
+                    .order(java.nio.ByteOrder.LITTLE_ENDIAN).getFloat(0));
+            assertEquals("FP8", child.model().layout().quantization().orElseThrow().kvCacheQuantAlgo());
+        }
+        try (Checkpoint child = Checkpoint.open(dropped)) {
+            assertEquals(List.of(), child.model().unusedTensors(child.tensors()));
+        }
+    }
+
     private static void export(ModelDescription model, WeightSource weights, ExportOptions options, Path out) throws Exception {
         OnnxExporter.export(model, weights, options, out, false, Map.of(), List.of(), "test", Progress.NONE);
     }
