@@ -17,7 +17,6 @@ import dev.manyone.formats.quant.QuantizationConfig;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -201,10 +200,7 @@ public final class Extractor {
         if (layout.quantization().isEmpty() || layout.quantization().get().kvCacheQuantAlgo() == null) {
             return plan.stored();
         }
-        Map<Integer, Integer> newIndex = new HashMap<>();
-        for (int j = 0; j < plan.parentLayers().size(); j++) {
-            newIndex.put(plan.parentLayers().get(j).index(), j);
-        }
+        Map<Integer, Integer> newIndex = SlicePlan.newIndex(plan.parentLayers());
         List<TensorSlice> out = new ArrayList<>(plan.stored());
         for (TensorInfo t : parent.tensors().tensors()) {
             OptionalInt layer = TensorNames.layerOf(t.name());

@@ -107,7 +107,7 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
     private static final String QUANTIZATION_CONFIG = "quantization_config";
 
     /** Parent layer index to child layer index, for the kept layers. */
-    private static Map<Integer, Integer> newIndex(List<LayerSpec> kept) {
+    static Map<Integer, Integer> newIndex(List<LayerSpec> kept) {
         Map<Integer, Integer> m = new HashMap<>();
         for (int j = 0; j < kept.size(); j++) {
             m.put(kept.get(j).index(), j);
