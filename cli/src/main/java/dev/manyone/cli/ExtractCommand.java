@@ -266,7 +266,7 @@ final class ExtractCommand implements Callable<Integer> {
         o.put("fraction", Math.round(1e4 * plan.params() / (double) parentParams) / 1e4);
         o.put("hybrid_override_pattern", plan.config().hybridOverridePattern());
         o.put("hidden_size", plan.config().hiddenSize());
-        o.put("tensors", plan.tensors().size());
+        o.put("tensors", plan.stored().size()); // as written: a quantized module is its codes and scales
     }
 
     /** One child to write: its name (its directory when there are several), spec, rankings and provenance. */

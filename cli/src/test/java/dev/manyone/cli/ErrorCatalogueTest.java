@@ -273,6 +273,7 @@ class ErrorCatalogueTest {
             text(w.resolve("spec.json"), "{\"per_layer\": {\"0\": {\"experts\": 4}}}");
         });
         SETUPS.put("extract-moe-flags-dense-parent", w -> parent(w));
+        SETUPS.put("extract-nvfp4-cuts-block", w -> quantizedParent(w, "nvfp4"));
         SETUPS.put("extract-rankings-duplicate", w -> {
             parent(w);
             ObjectNode r = (ObjectNode) Surgery.JSON.readTree(golden().resolve("rankings.json").toFile());

@@ -5,6 +5,7 @@ import dev.manyone.formats.FormatException;
 import dev.manyone.formats.TensorInfo;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.quant.QuantAlgo;
+import dev.manyone.formats.quant.QuantSlice;
 import dev.manyone.formats.quant.QuantizationConfig;
 import dev.manyone.formats.quant.QuantizedLinear;
 
@@ -119,6 +120,37 @@ public final class WeightLayout {
         }
         names.add(x + QuantizedLinear.INPUT_SCALE);
         return names;
+    }
+
+    /**
+     * How a child keeps logical tensor {@code e} of this layout: its logical selection (leading indices {@code rows},
+     * for a matrix input columns {@code cols}; ascending, or null for all) as a selection of each tensor {@code e} is
+     * stored under ({@link #storedNames}, in that order), in stored units. A plain tensor is its own selection. A
+     * quantized module follows the golden README's "Slicing rules for quantized tensors" ({@link QuantSlice#plan}):
+     * "what gets sliced is the stored bytes" — FP8 weight rows and columns; NVFP4 weight rows and whole 8-byte column
+     * blocks, {@code weight_scale} the same rows and the block columns; {@code weight_scale} (FP8),
+     * {@code weight_scale_2} and {@code input_scale} "copied unchanged".
+     *
+     * @param file named in errors (the parent)
+     * @throws FormatException for NVFP4 columns that cut a 16-column block, naming the weight tensor and the columns
+     */
+    public List<QuantSlice.Stored> storedSlices(ExpectedTensor e, Path file, int[] rows, int[] cols) {
+        long[] shape = e.shape();
+        if (!quantized(e)) {
+            if (rows != null) {
+                shape[0] = rows.length;
+            }
+            if (cols != null) {
+                shape[1] = cols.length;
+            }
+            return List.of(new QuantSlice.Stored(e.name(), shape, rows, cols));
+        }
+        return QuantSlice.plan(file, quant.algo(), linearModule(e), shape[0], shape[1], true, rows, cols);
+    }
+
+    /** The tensors {@code e} is stored as, whole: names as {@link #storedNames}, with their stored shapes. */
+    public List<QuantSlice.Stored> stored(ExpectedTensor e) {
+        return storedSlices(e, null, null, null);
     }
 
     /**

@@ -19,8 +19,15 @@ public final class FiniteCheck {
         this.child = child;
     }
 
-    /** A sink that counts the values of {@code src}'s dtype in every chunk, then passes the chunk on. */
+    /**
+     * A sink that counts the values of {@code src}'s dtype in every chunk, then passes the chunk on. F8_E4M3 codes
+     * (FP8 weights, NVFP4 block scales) count 0x7F and 0xFF as NaN; tensors whose values cannot be NaN or infinite
+     * (NVFP4's packed U8 E2M1 codes, integers) pass through uncounted ({@link NonFinite#scanned}).
+     */
     SliceCopier.Sink wrap(TensorInfo src, SliceCopier.Sink next) {
+        if (!NonFinite.scanned(src.dtype())) {
+            return next;
+        }
         return chunk -> {
             NonFinite.count(chunk, src.dtype(), counts);
             next.write(chunk);

@@ -1,16 +1,25 @@
 package dev.manyone.elastic.slice;
 
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.MoeConfig;
 import dev.manyone.elastic.NemotronHConfig;
 import dev.manyone.elastic.TensorNames;
+import dev.manyone.elastic.WeightLayout;
+import dev.manyone.formats.FormatException;
+import dev.manyone.formats.quant.QuantSlice;
+import dev.manyone.formats.quant.QuantizationConfig;
+import dev.manyone.formats.quant.QuantizedLinear;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 
 /**
  * The complete recipe for one child: its config and, in canonical order, every child tensor as a slice of a
@@ -33,8 +42,25 @@ import java.util.List;
  *       their latent width"); the child's k is the spec's {@code num_experts_per_tok} or the parent's;</li>
  *   <li>depth: layers not kept are removed and the rest renumbered.</li>
  * </ul>
+ * {@link #tensors()} are the logical tensors (what the graph reads, what {@link #params()} counts); {@link #stored()}
+ * the tensors the child checkpoint holds, each a slice of a stored parent tensor. They are the same for a plain
+ * parent. For a quantized one (FP8, NVFP4) the parent's {@link WeightLayout} expands each logical slice of a quantized
+ * module into its stored tensors (golden README, "Slicing rules for quantized tensors": "The child extraction rules
+ * above choose the rows and columns; what gets sliced is the stored bytes"), and the child's
+ * {@code quantization_config} is the parent's with "an entry {@code backbone.layers.<i>.…} of its lists mov[ed] with
+ * layer i to the layer's new index, or [gone] when layer i is dropped; other entries stay"
+ * ({@link QuantizationConfig#forChild}).
+ *
+ * @param config       the child's config.json (with its own {@code quantization_config} for a quantized parent)
+ * @param parentLayers the parent layers kept, as the spec resolved them
+ * @param hidden       the kept hidden channels
+ * @param tensors      the logical child tensors, canonical order
+ * @param stored       the stored child tensors, canonical order (a quantized module: weight, weight_scale,
+ *                     [weight_scale_2,] input_scale)
+ * @param quantization the child's quantization (also written as its hf_quant_config.json), or null for a plain parent
  */
-public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, int[] hidden, List<TensorSlice> tensors) {
+public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, int[] hidden, List<TensorSlice> tensors,
+                        List<TensorSlice> stored, QuantizationConfig quantization) {
 
     /** Plans a child; refuses impossible specs with a FormatException naming {@code specFile}. */
     public static SlicePlan of(ModelDescription parent, ChildSpec spec, Rankings rankings, Path specFile) {
@@ -45,6 +71,11 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         int[] hCols = allHidden ? null : hidden;
 
         NemotronHConfig childConfig = parent.config().withLayers(h, kept, spec.childExpertsPerToken(parent));
+        QuantizationConfig childQuant = parent.layout().quantization().map(q -> q.forChild(newIndex(kept))).orElse(null);
+        if (childQuant != null) {
+            ObjectNode q = childQuant.toConfigJson();
+            childConfig = childConfig.with(o -> o.set(QUANTIZATION_CONFIG, q));
+        }
         List<TensorSlice> out = new ArrayList<>();
         out.add(new TensorSlice(TensorNames.EMBEDDINGS, TensorNames.EMBEDDINGS, shape(parent.vocab(), h), null, hCols));
         for (int j = 0; j < kept.size(); j++) {
@@ -65,9 +96,84 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         if (!parent.tied()) {
             out.add(new TensorSlice(TensorNames.LM_HEAD, TensorNames.LM_HEAD, shape(parent.vocab(), h), null, hCols));
         }
-        SlicePlan plan = new SlicePlan(childConfig, kept, hidden, List.copyOf(out));
-        plan.checkAgainst(ModelDescription.of(childConfig));
+        List<TensorSlice> logical = List.copyOf(out);
+        WeightLayout childLayout = WeightLayout.of(Optional.ofNullable(childQuant));
+        requireSameQuantization(parent, childLayout, logical);
+        SlicePlan plan = new SlicePlan(childConfig, kept, hidden, logical, stored(parent, logical), childQuant);
+        plan.checkAgainst(ModelDescription.of(childConfig, childLayout));
         return plan;
+    }
+
+    private static final String QUANTIZATION_CONFIG = "quantization_config";
+
+    /** Parent layer index to child layer index, for the kept layers. */
+    static Map<Integer, Integer> newIndex(List<LayerSpec> kept) {
+        Map<Integer, Integer> m = new HashMap<>();
+        for (int j = 0; j < kept.size(); j++) {
+            m.put(kept.get(j).index(), j);
+        }
+        return m;
+    }
+
+    /**
+     * The stored child tensors: each logical slice expanded by the parent's layout
+     * ({@link WeightLayout#storedSlices}); a stored tensor {@code X.suffix} of parent module {@code X} becomes
+     * {@code X'.suffix} of the child's module. Refuses (FormatException, before anything is read or written) a
+     * selection the stored format cannot represent: NVFP4 columns that cut a 16-column block.
+     */
+    private static List<TensorSlice> stored(ModelDescription parent, List<TensorSlice> logical) {
+        WeightLayout layout = parent.layout();
+        if (layout.quantization().isEmpty()) {
+            return logical;
+        }
+        Map<String, ExpectedTensor> byName = new HashMap<>();
+        for (ExpectedTensor e : parent.expectedTensors()) {
+            byName.put(e.name(), e);
+        }
+        Path file = parent.config().source() == null ? null : parent.config().source().toAbsolutePath().getParent();
+        List<TensorSlice> out = new ArrayList<>();
+        for (TensorSlice t : logical) {
+            ExpectedTensor e = byName.get(t.parentName());
+            String parentModule = module(t.parentName());
+            String childModule = module(t.name());
+            for (QuantSlice.Stored s : layout.storedSlices(e, file, t.rows(), t.cols())) {
+                String name = s.name().equals(t.parentName()) ? t.name() : childModule + s.name().substring(parentModule.length());
+                out.add(new TensorSlice(name, s.name(), s.shape(), s.rows(), s.cols()));
+            }
+        }
+        return List.copyOf(out);
+    }
+
+    /**
+     * Every child tensor must be stored as its parent tensor is: the renumbered exclude list must not quantize a
+     * module the parent keeps in floating point or the reverse. That can only happen with exclude entries that match
+     * by substring or wildcard across layer numbers (e.g. {@code backbone.layers.1} also matching layer 10); such a
+     * child is refused, naming the module.
+     */
+    private static void requireSameQuantization(ModelDescription parent, WeightLayout child, List<TensorSlice> logical) {
+        if (parent.layout().quantization().isEmpty()) {
+            return;
+        }
+        Map<String, ExpectedTensor> byName = new HashMap<>();
+        for (ExpectedTensor e : parent.expectedTensors()) {
+            byName.put(e.name(), e);
+        }
+        for (TensorSlice t : logical) {
+            boolean was = parent.layout().quantized(byName.get(t.parentName()));
+            boolean is = child.quantized(new ExpectedTensor(t.name(), t.shape(), "child"));
+            if (was != is) {
+                Path cfg = parent.config().source();
+                throw new FormatException(cfg, "quantization_config.exclude_modules: renumbered for the child, the list "
+                        + (is ? "no longer excludes " + module(t.name()) + " (parent " + module(t.parentName()) + ", stored unquantized)"
+                        : "excludes " + module(t.name()) + " (parent " + module(t.parentName()) + ", stored quantized)")
+                        + "; expected entries that name whole layers' modules exactly (e.g. backbone.layers.3.mixer.q_proj)");
+            }
+        }
+    }
+
+    /** {@code X} of {@code X.weight}; the name itself otherwise. */
+    private static String module(String name) {
+        return name.endsWith(QuantizedLinear.WEIGHT) ? name.substring(0, name.length() - QuantizedLinear.WEIGHT.length()) : name;
     }
 
     private static void mamba(List<TensorSlice> out, ModelDescription parent, LayerSpec p, LayerSpec c,
@@ -164,7 +270,10 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
         return dims;
     }
 
-    /** The plan must produce exactly the tensors the child config describes (a bug otherwise, not bad input). */
+    /**
+     * The plan must produce exactly the tensors the child config describes, logical and as the child's layout stores
+     * them (a bug otherwise, not bad input).
+     */
     private void checkAgainst(ModelDescription child) {
         List<ExpectedTensor> expected = child.expectedTensors();
         if (expected.size() != tensors.size()) {
@@ -177,9 +286,28 @@ public record SlicePlan(NemotronHConfig config, List<LayerSpec> parentLayers, in
                 throw new IllegalStateException("slice plan tensor " + t + " does not match the child config's " + e);
             }
         }
+        List<QuantSlice.Stored> expectedStored = new ArrayList<>();
+        for (ExpectedTensor e : expected) {
+            expectedStored.addAll(child.layout().stored(e));
+        }
+        if (expectedStored.size() != stored.size()) {
+            throw new IllegalStateException("slice plan stores " + stored.size() + " tensors, the child's layout ("
+                    + child.layout() + ") expects " + expectedStored.size());
+        }
+        for (int k = 0; k < stored.size(); k++) {
+            QuantSlice.Stored e = expectedStored.get(k);
+            TensorSlice t = stored.get(k);
+            if (!e.name().equals(t.name()) || !Arrays.equals(e.shape(), t.shape())) {
+                throw new IllegalStateException("slice plan stored tensor " + t + " does not match the child layout's "
+                        + e.name() + Arrays.toString(e.shape()));
+            }
+        }
     }
 
-    /** Total child parameters. */
+    /**
+     * Total child parameters: the logical weights, "an NVFP4 byte holds 2 parameters and an FP8 byte 1. Scales are
+     * not parameters."
+     */
     public long params() {
         long n = 0;
         for (TensorSlice t : tensors) {

@@ -47,25 +47,37 @@ public final class QuantSlice {
      * @throws FormatException for NVFP4 columns that cut a block, naming the weight tensor and the columns
      */
     public static List<Stored> plan(Path file, QuantizedLinear layer, int[] rows, int[] cols) {
-        check(rows, layer.out(), layer.weight().name(), "row");
-        check(cols, layer.in(), layer.weight().name(), "column");
-        long outRows = rows == null ? layer.out() : rows.length;
-        long inCols = cols == null ? layer.in() : cols.length;
-        List<Stored> out = new ArrayList<>(4);
-        if (layer.algo() == QuantAlgo.FP8) {
-            out.add(new Stored(layer.weight().name(), new long[] {outRows, inCols}, rows, cols));
-            out.add(new Stored(layer.weightScale().name(), new long[0], null, null));
+        return plan(file, layer.algo(), layer.prefix(), layer.out(), layer.in(), layer.inputScale() != null, rows, cols);
+    }
+
+    /**
+     * As {@link #plan(Path, QuantizedLinear, int[], int[])} for module {@code prefix} of logical shape
+     * {@code [out, in]} stored as {@code algo} describes (with {@code prefix.input_scale} when {@code inputScale}),
+     * before any of its tensors is opened: the names and shapes follow from the format table alone.
+     */
+    public static List<Stored> plan(Path file, QuantAlgo algo, String prefix, long out, long in, boolean inputScale,
+                                    int[] rows, int[] cols) {
+        String weight = prefix + QuantizedLinear.WEIGHT;
+        check(rows, out, weight, "row");
+        check(cols, in, weight, "column");
+        long outRows = rows == null ? out : rows.length;
+        long inCols = cols == null ? in : cols.length;
+        List<Stored> stored = new ArrayList<>(4);
+        if (algo == QuantAlgo.FP8) {
+            stored.add(new Stored(weight, new long[] {outRows, inCols}, rows, cols));
+            stored.add(new Stored(prefix + QuantizedLinear.WEIGHT_SCALE, new long[0], null, null));
         } else {
-            int[] blocks = cols == null ? null : nvfp4Blocks(file, layer.weight().name(), layer.in(), cols);
+            int[] blocks = cols == null ? null : nvfp4Blocks(file, weight, in, cols);
             int[] bytes = blocks == null ? null : blockBytes(blocks);
-            out.add(new Stored(layer.weight().name(), new long[] {outRows, inCols / 2}, rows, bytes));
-            out.add(new Stored(layer.weightScale().name(), new long[] {outRows, inCols / QuantAlgo.NVFP4_GROUP}, rows, blocks));
-            out.add(new Stored(layer.weightScale2().name(), new long[0], null, null));
+            stored.add(new Stored(weight, new long[] {outRows, inCols / 2}, rows, bytes));
+            stored.add(new Stored(prefix + QuantizedLinear.WEIGHT_SCALE, new long[] {outRows, inCols / QuantAlgo.NVFP4_GROUP},
+                    rows, blocks));
+            stored.add(new Stored(prefix + QuantizedLinear.WEIGHT_SCALE_2, new long[0], null, null));
         }
-        if (layer.inputScale() != null) {
-            out.add(new Stored(layer.inputScale().name(), new long[0], null, null));
+        if (inputScale) {
+            stored.add(new Stored(prefix + QuantizedLinear.INPUT_SCALE, new long[0], null, null));
         }
-        return out;
+        return stored;
     }
 
     /**
