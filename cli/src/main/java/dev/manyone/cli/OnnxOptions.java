@@ -10,8 +10,8 @@ final class OnnxOptions {
                     + "embeddings as GatherBlockQuantized, block-quantized (symmetric, round to nearest; with block 32 "
                     + "scales, 9 and 5 bits a weight): smaller files and memory and fewer bytes read per token - use these "
                     + "for speed and memory. fp16 halves "
-                    + "the file only: weights are cast to fp32 in the graph on every call, so a decode step reads "
-                    + "more bytes than fp32 (it is for disk size, not speed).")
+                    + "the file: its casts to fp32 are folded when a session is created, so it runs at fp32 speed and "
+                    + "memory (it is for disk size).")
     String dtype;
 
     @Option(names = "--block-size", paramLabel = "N",

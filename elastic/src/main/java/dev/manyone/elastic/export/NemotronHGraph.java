@@ -66,8 +66,9 @@ public final class NemotronHGraph {
 
     /**
      * metadata_props key of the weight bytes a batch-1 decode step reads: the stored bytes of every weight (packed
-     * codes and scales for INT8/INT4), one row of the embedding table, and for FP16 also the fp32 copy each per-call
-     * Cast writes and the next op reads (so FP16 reads 1.5× the bytes of FP32, plus 1× written by the Casts).
+     * codes and scales for INT8/INT4), one row of the embedding table. FP16 weights are cast to fp32 by Casts that
+     * ONNX Runtime folds when the session is created ({@code OnnxDecoder}), so a step reads their 4-byte copies, as
+     * FP32 does; only the fp16 embedding table stays 2-byte (its Cast follows the Gather).
      */
     public static final String DECODE_BYTES_KEY = "manyone.decode_weight_bytes_per_token";
 
@@ -254,8 +255,8 @@ public final class NemotronHGraph {
         for (long d : dims) {
             n *= d;
         }
-        // a decode step reads the stored weight; fp16 also reads the fp32 copy its Cast writes
-        bytesPerToken += fp16 ? 6 * n : 4 * n;
+        // a decode step reads the fp32 weight: fp16's Cast is folded into an fp32 copy when the session is created
+        bytesPerToken += 4 * n;
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
     }
 
@@ -285,15 +286,14 @@ public final class NemotronHGraph {
 
     /**
      * Builds weights of which a decode step reads only {@code read} of {@code of} (the k chosen of E routed experts):
-     * the bytes they add to the per-token count are scaled by read/of. Not for fp16: its per-call Casts convert every
-     * expert's weights whether or not a token is routed to it, so an fp16 MoE export reads them all.
+     * the bytes they add to the per-token count are scaled by read/of. (fp16 too: its Casts are folded at session
+     * creation, so an unchosen expert's fp32 copy is not read either. With -Dmanyone.fp16=cast every expert's weights
+     * are converted on every call.)
      */
     <T> T routed(int read, int of, java.util.function.Supplier<T> build) {
         long before = bytesPerToken;
         T out = build.get();
-        if (options.weights() != ExportOptions.Weights.FP16) {
-            bytesPerToken = before + (bytesPerToken - before) * read / of;
-        }
+        bytesPerToken = before + (bytesPerToken - before) * read / of;
         return out;
     }
 
