@@ -120,6 +120,44 @@ class MoeSparseDispatchTest {
         }
     }
 
+    /**
+     * A layer of 160 experts (Nemotron 3 Nano has 128): the per-expert bound and split constants pass 1 KiB, the size
+     * from which initializers go to external data, where ONNX Runtime's shape inference cannot read a Split's sizes.
+     * The export must load, and the sorted dispatch must compute what the dense dispatch computes.
+     */
+    @Test
+    void manyExpertsLoadAndMatchTheDenseDispatch(@TempDir Path tmp) throws Exception {
+        dev.manyone.elastic.NemotronHConfig config = dev.manyone.elastic.generate.Presets.load("moe-example").with(o -> {
+            o.put("n_routed_experts", 160);
+            o.put("moe_intermediate_size", 8);
+            o.put("num_experts_per_tok", 6);
+        });
+        Path parent = tmp.resolve("parent");
+        new dev.manyone.elastic.generate.ModelGenerator(config, 7, dev.manyone.elastic.generate.ModelGenerator.DEFAULT_SHARD_BYTES, 2)
+                .write(parent, false, Progress.NONE);
+        List<long[]> ids = List.of(new long[] {5, 17, 300, 42, 7, 900, 11, 64, 3, 250, 128, 77});
+        float[][][] out = new float[2][][];
+        String[] dispatch = {"sorted", "dense"};
+        for (int d = 0; d < 2; d++) {
+            System.setProperty("manyone.moe.dispatch", dispatch[d]);
+            Path onnx = tmp.resolve("onnx-" + dispatch[d]);
+            try (Checkpoint cp = Checkpoint.open(parent)) {
+                OnnxExporter.export(cp.model(), new CheckpointWeights(cp.tensors()), ExportOptions.DEFAULT, onnx, false,
+                        Map.of(), List.of(), "test", Progress.NONE);
+            }
+            try (OnnxDecoder decoder = OnnxDecoder.open(onnx, 2)) {
+                out[d] = Evaluator.logits(decoder, ids, 6);
+            }
+        }
+        double worst = 0;
+        for (int r = 0; r < out[0].length; r++) {
+            for (int c = 0; c < out[0][r].length; c++) {
+                worst = Math.max(worst, Math.abs(out[0][r][c] - out[1][r][c]));
+            }
+        }
+        assertTrue(allFinite(out[0]) && worst < 1e-4, "sorted vs dense dispatch: " + worst);
+    }
+
     @Test
     void unchosenExpertsAreNotComputed(@TempDir Path tmp) throws Exception {
         Path nan = export(tmp.resolve("nan"), Float.NaN);

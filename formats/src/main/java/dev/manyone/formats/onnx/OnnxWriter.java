@@ -42,7 +42,8 @@ import java.util.Objects;
  * are integers stored as strings, and "Offset values SHOULD be multiples 4096 (page size) to enable mmap support";
  * such tensors have {@code data_location = EXTERNAL}. Initializers of at least
  * {@link Options#externalThresholdBytes()} bytes go there, each at the next multiple of 4096 (zero padding between),
- * in initializer order; smaller ones are inline {@code raw_data}. The tensor bytes are streamed from
+ * in initializer order; smaller ones, and every int64 initializer (shapes, split sizes, indices, which ONNX Runtime's
+ * shape inference must read at load time), are inline {@code raw_data}. The tensor bytes are streamed from
  * {@link TensorData} through a buffer into the data file and never held in memory together, so the .onnx file holds
  * only the graph and references and stays far below protobuf's 2 GiB limit whatever the model size.
  *
@@ -159,7 +160,9 @@ public final class OnnxWriter {
         boolean anyExternal = false;
         for (int i = 0; i < inits.size(); i++) {
             long size = inits.get(i).data().byteSize();
-            if (size > 0 && size >= o.externalThresholdBytes()) {
+            // int64 initializers are shapes, split sizes and indices: ONNX Runtime's shape inference reads them at load
+            // time and cannot read external data ("Cannot parse data from external tensors"), so they stay inline
+            if (size > 0 && size >= o.externalThresholdBytes() && inits.get(i).type() != ElemType.INT64) {
                 offsets[i] = align(dataEnd);
                 dataEnd = offsets[i] + size;
                 anyExternal = true;
