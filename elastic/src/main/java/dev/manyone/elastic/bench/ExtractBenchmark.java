@@ -132,7 +132,7 @@ public final class ExtractBenchmark {
                     }));
                     extractionPeak = Math.max(extractionPeak, ProcStats.peakRss());
                     long start = System.nanoTime();
-                    try (OnnxDecoder decoder = OnnxDecoder.open(out, 0)) {
+                    try (OnnxDecoder decoder = OnnxDecoder.open(out, 0, false)) { // a load check: no fp16 folding
                         notes.add(String.format("onnx %s: model.onnx %d bytes, weights %d bytes; ONNX Runtime session created in %.1f s",
                                 o.children().get(c), result[0].onnxBytes(), result[0].dataBytes(), (System.nanoTime() - start) / 1e9));
                     }

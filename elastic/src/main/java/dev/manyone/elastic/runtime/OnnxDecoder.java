@@ -38,8 +38,20 @@ public final class OnnxDecoder implements AutoCloseable {
         this.contract = contract;
     }
 
-    /** Opens {@code dir} (an export of {@code manyone export}); {@code threads} 0 lets ONNX Runtime choose. */
+    /**
+     * Opens {@code dir} (an export of {@code manyone export}); {@code threads} 0 lets ONNX Runtime choose. fp16 exports
+     * fold their weight casts at session creation (fp32 speed; the session then holds fp32 weights) unless
+     * {@code -Dmanyone.fp16=cast}.
+     */
     public static OnnxDecoder open(Path dir, int threads) {
+        return open(dir, threads, !"cast".equals(System.getProperty("manyone.fp16")));
+    }
+
+    /**
+     * As {@link #open(Path, int)}; {@code foldFp16} false keeps an fp16 export's casts per call (a quick load that
+     * holds only the fp16 file, for checking that a model loads; slow to run).
+     */
+    public static OnnxDecoder open(Path dir, int threads, boolean foldFp16) {
         if (!Files.isDirectory(dir)) {
             throw new FormatException(dir, "expected an exported model directory (model.onnx + genai_config.json)");
         }
@@ -50,13 +62,15 @@ public final class OnnxDecoder implements AutoCloseable {
         }
         OrtEnvironment env = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions opts = new OrtSession.SessionOptions()) {
-            if ("fp16".equals(contract.weights()) && "cast".equals(System.getProperty("manyone.fp16"))) {
-                // Measurement only (-Dmanyone.fp16=cast): the fp16 weights' Casts run on every call instead of being
-                // folded when the session is created. Measured on a 1.09B model (docs/quantization.md): decode 0.35x
-                // and a peak RSS 2.2x of the folded session, whose fp16 initializers are freed once folded. ORT 1.29
-                // asserts in its layout (ALL) level when folding is off, so stop at EXTENDED.
+            if ("fp16".equals(contract.weights())) {
+                // fp16 weights are Cast to fp32 in the graph. Folded (the default), the session holds fp32 copies and
+                // runs at fp32 speed; measured on a 1.09B model (docs/quantization.md) per-call casts decode at 0.35x
+                // with 2.2x the peak RSS. ORT 1.29 asserts in its layout (ALL) level when a Cast stays unfolded (off,
+                // or over its 1 GiB folding limit, as a 131072-row lm_head), so fp16 stops at EXTENDED.
                 opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.EXTENDED_OPT);
-                opts.addConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
+                if (!foldFp16) {
+                    opts.addConfigEntry("optimization.disable_specified_optimizers", "ConstantFolding");
+                }
             } else {
                 opts.setOptimizationLevel(OrtSession.SessionOptions.OptLevel.ALL_OPT);
             }
