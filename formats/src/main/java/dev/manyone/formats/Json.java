@@ -13,7 +13,7 @@ import java.nio.file.Path;
  * Reading rejects duplicate keys (serde_json, which huggingface/safetensors uses, rejects them for struct fields;
  * we reject them everywhere) and anything after the top-level value except whitespace.
  */
-final class Json {
+public final class Json {
     private static final ObjectMapper STRICT = new ObjectMapper(JsonFactory.builder()
             .enable(StreamReadFeature.STRICT_DUPLICATE_DETECTION)
             .build())
@@ -38,6 +38,14 @@ final class Json {
 
     /** Appends {@code s} as a JSON string literal: quotes, backslash and control characters escaped, the rest verbatim. */
     static StringBuilder quote(StringBuilder sb, String s) {
+        return quote(sb, s, false);
+    }
+
+    /**
+     * As {@link #quote(StringBuilder, String)}; with {@code asciiOnly} every character above 0x7e is escaped as
+     * a backslash-u escape too, as Python's {@code json.dumps} does by default ({@code ensure_ascii=True}).
+     */
+    public static StringBuilder quote(StringBuilder sb, String s, boolean asciiOnly) {
         sb.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
@@ -50,7 +58,7 @@ final class Json {
                 case '\b' -> sb.append("\\b");
                 case '\f' -> sb.append("\\f");
                 default -> {
-                    if (c < 0x20) {
+                    if (c < 0x20 || (asciiOnly && c > 0x7e)) {
                         sb.append(String.format(java.util.Locale.ROOT, "\\u%04x", (int) c));
                     } else {
                         sb.append(c);

@@ -1,5 +1,6 @@
 package dev.manyone.formats.quant;
 
+import dev.manyone.formats.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 
 import java.util.Iterator;
@@ -102,27 +103,8 @@ final class PythonJson {
         sb.append("  ".repeat(depth));
     }
 
+    /** A JSON string as Python's json.dumps writes it (ensure_ascii: non-ASCII escaped). */
     private static void string(StringBuilder sb, String s) {
-        sb.append('"');
-        for (int i = 0; i < s.length(); i++) {
-            char c = s.charAt(i);
-            switch (c) {
-                case '"' -> sb.append("\\\"");
-                case '\\' -> sb.append("\\\\");
-                case '\n' -> sb.append("\\n");
-                case '\r' -> sb.append("\\r");
-                case '\t' -> sb.append("\\t");
-                case '\b' -> sb.append("\\b");
-                case '\f' -> sb.append("\\f");
-                default -> {
-                    if (c < 0x20 || c > 0x7e) {
-                        sb.append(String.format(Locale.ROOT, "\\u%04x", (int) c));
-                    } else {
-                        sb.append(c);
-                    }
-                }
-            }
-        }
-        sb.append('"');
+        Json.quote(sb, s, true);
     }
 }
