@@ -30,9 +30,9 @@ import java.util.List;
  * end counted once for all experts). An expert no token chose gets a 0-row slice: its {@code Gemm}s do no work and
  * do not read its weights. A decode step therefore reads the k chosen experts' weights, and prefill computes each
  * token on its k experts only. The weighted expert outputs are put back in assignment order by a {@code Gather} with
- * the inverse of the sort permutation and summed over each token's k slots (in TopK order), deterministically: a
- * {@code ScatterND} with reduction add into the tokens, as before, races in ONNX Runtime's multi-threaded CPU
- * kernel when one token's rows land on different threads (lost updates). docs/moe.md compares this with the
+ * the inverse of the sort permutation and summed over each token's k slots (in TopK order), deterministically (a
+ * {@code ScatterND} with reduction add races in ONNX Runtime's multi-threaded CPU kernel when one token's rows land
+ * on different threads: lost updates). docs/moe.md compares this with the
  * alternatives that were measured; they can still be exported, for measurement only, with the system property
  * {@code -Dmanyone.moe.dispatch=dense|gather} ({@link Dispatch}).
  */
@@ -49,7 +49,12 @@ final class MoeMixer {
 
         static Dispatch current() {
             String p = System.getProperty("manyone.moe.dispatch", "sorted");
-            return valueOf(p.toUpperCase(java.util.Locale.ROOT));
+            for (Dispatch d : values()) {
+                if (d.name().equalsIgnoreCase(p)) {
+                    return d;
+                }
+            }
+            throw new IllegalArgumentException("-Dmanyone.moe.dispatch: expected sorted, dense or gather, found '" + p + "'");
         }
     }
 

@@ -271,6 +271,11 @@ public final class NemotronHGraph {
             parts.add(weights.tensor(n, fp16));
         }
         String w = g.initializer(hint, fp16 ? ElemType.FLOAT16 : ElemType.FLOAT, dims, TensorData.concat(parts));
+        long n = 1;
+        for (long d : dims) {
+            n = Math.multiplyExact(n, d);
+        }
+        bytesPerToken += 4 * n; // as weight(): what a step would read if it read them all; routed() scales it
         return fp16 ? g.op("Cast", Attrs.none().i("to", ElemType.FLOAT.code()), w) : w;
     }
 

@@ -1,9 +1,6 @@
 package dev.manyone.elastic.runtime;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.manyone.elastic.ModelDescription;
-import dev.manyone.elastic.NemotronHConfig;
-import dev.manyone.elastic.ParamCount;
 import dev.manyone.elastic.export.DeploymentConfig;
 import dev.manyone.elastic.export.NemotronHGraph;
 import dev.manyone.formats.FormatException;
