@@ -31,7 +31,7 @@ final class QuantEvalCommand implements Callable<Integer> {
     @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "Held-out sequences: .jsonl or .safetensors input_ids.")
     Path tokens;
 
-    @Option(names = "--block-size", defaultValue = "32", paramLabel = "N",
+    @Option(names = "--block-size", defaultValue = "" + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE, paramLabel = "N",
             description = "Quantization block of every int8/int4 row (default ${DEFAULT-VALUE}).")
     int blockSize;
 

@@ -54,7 +54,7 @@ public final class DequantizedWeights implements WeightSource {
         float[] w = new float[rows * k];
         ByteBuffer.wrap(bytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(w);
         BlockQuantizer q = new BlockQuantizer(options.quantization().bits(options.weights(), name),
-                options.quantization().blockSize());
+                options.quantization().blockSize(k));
         float[] row = new float[k];
         float[] scales = new float[(int) q.blocks(k)];
         byte[] packed = new byte[(int) q.paddedRowBytes(k)];

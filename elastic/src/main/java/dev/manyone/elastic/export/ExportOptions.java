@@ -79,9 +79,13 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
     /**
      * Settings of an INT8/INT4 export.
      *
-     * @param blockSize     elements of K (a row of a [out, in] weight) sharing one scale: 16, 32 (default), 64, 128
+     * @param blockSize     elements of K (a row of a [out, in] weight) sharing one scale: 16, 32, 64, 128 (default)
      *                      or 256, the block lengths of ONNX Runtime's packed MatMulNBits CPU kernels (MLAS
-     *                      {@code MlasIsQNBitGemmAvailable}); other powers of two would run the unpacked fallback
+     *                      {@code MlasIsQNBitGemmAvailable}); other powers of two would run the unpacked fallback.
+     *                      128 by measurement (docs/quantization.md, "Speed"): at 16 and 32 ONNX Runtime 1.29's
+     *                      batch-1 kernels are compute-bound (int4 at 15-16 GB/s on a 22 GB/s machine) and int8/int4
+     *                      prefill is slower than fp32; at 128 they stream at the memory bandwidth, prefill is 1.3x
+     *                      fp32, and the quality stays within the issue's targets
      * @param accuracyLevel MatMulNBits {@code accuracy_level}: 4 (default) quantizes activations to int8 per block
      *                      and uses the int8 dot-product kernel ("input int8, accumulator int32"); 1 keeps fp32
      *                      activations ("input fp32, accumulator fp32"), offered for int4 only because ONNX Runtime
@@ -93,10 +97,10 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
      *                      8 bits in an INT4 export
      */
     public record Quantization(int blockSize, int accuracyLevel, int lmHeadBits, int mambaProjBits) {
-        public static final int DEFAULT_BLOCK_SIZE = 32;
+        public static final int DEFAULT_BLOCK_SIZE = 128;
         public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
-        /** Block 32, accuracy_level 4, lm_head and embeddings 8-bit, Mamba projections at the export's bits. */
+        /** Block 128, accuracy_level 4, lm_head and embeddings 8-bit, Mamba projections at the export's bits. */
         public static final Quantization DEFAULT = new Quantization(DEFAULT_BLOCK_SIZE, DEFAULT_ACCURACY_LEVEL, 8, 0);
 
         /** Refuses settings that ONNX Runtime would not run with its packed kernels (a usage error, exit code 2). */
@@ -124,6 +128,17 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
             }
         }
 
+        /**
+         * The block of a row of {@code k} elements: {@link #blockSize}, or for a shorter row the smallest power of two
+         * (at least 16) that holds it. A block that covers the whole row either way has the same largest element, so
+         * the codes and scales are the same; only the zero padding (up to half of a 128-block on a 64-wide row) is
+         * saved.
+         */
+        public int blockSize(long k) {
+            int rowBlock = k <= 16 ? 16 : Integer.highestOneBit((int) Math.min(k - 1, 1 << 20)) << 1;
+            return Math.min(blockSize, rowBlock);
+        }
+
         /** Bits of the linear weight or embedding table {@code name} in an export of {@code weights}. */
         public int bits(Weights weights, String name) {
             if (name.equals(TensorNames.LM_HEAD) || name.equals(TensorNames.EMBEDDINGS)) {
@@ -135,7 +150,7 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
             return weights.bits();
         }
 
-        /** "int4 block 32, accuracy level 4, lm_head 8-bit, mamba projections 8-bit": for metadata and reports. */
+        /** "int4 block 128, accuracy level 4, lm_head 8-bit, mamba projections 8-bit": for metadata and reports. */
         public String describe(Weights weights) {
             return weights.name().toLowerCase(Locale.ROOT) + " block " + blockSize + ", accuracy level " + accuracyLevel
                     + ", lm_head/embeddings " + lmHeadBits + "-bit, mamba in/out_proj "

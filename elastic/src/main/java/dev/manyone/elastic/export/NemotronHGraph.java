@@ -113,7 +113,7 @@ public final class NemotronHGraph {
         int h = model.hidden();
         String x;
         if (options.weights().quantized()) {
-            BlockQuantizer q = quantizer(TensorNames.EMBEDDINGS);
+            BlockQuantizer q = quantizer(TensorNames.EMBEDDINGS, h);
             if (q.bits() == 4 && h % 2 != 0) {
                 // 4-bit rows are packed two codes a byte and the op infers the row length from the packed bytes
                 // (2 · bytes), so an odd width cannot be 4-bit: keep the table at 8 bits
@@ -318,7 +318,7 @@ public final class NemotronHGraph {
         if (!options.weights().quantized()) {
             return linear(x, weight(name, out, in));
         }
-        BlockQuantizer q = quantizer(name);
+        BlockQuantizer q = quantizer(name, in);
         QuantizedWeight qw = new QuantizedWeight(weights, name, out, in, q);
         // B uint8 [N, k_blocks, blob_size]; scales float [N · k_blocks]
         String b = g.initializer(name, ElemType.UINT8, new long[] {out, q.blocks(in), q.blobSize()}, qw.codes(true));
@@ -328,9 +328,10 @@ public final class NemotronHGraph {
                 .i("block_size", q.blockSize()).i("accuracy_level", options.quantization().accuracyLevel()), x, b, scales);
     }
 
-    private BlockQuantizer quantizer(String name) {
+    /** The quantizer of weight {@code name}, whose rows have {@code k} elements. */
+    private BlockQuantizer quantizer(String name, long k) {
         ExportOptions.Quantization q = options.quantization();
-        return new BlockQuantizer(q.bits(options.weights(), name), q.blockSize());
+        return new BlockQuantizer(q.bits(options.weights(), name), q.blockSize(k));
     }
 
     /** RMSNormalization over the last axis (opset 23): x · rsqrt(mean(x²) + eps) · scale. */

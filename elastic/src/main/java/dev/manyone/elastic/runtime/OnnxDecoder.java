@@ -77,6 +77,17 @@ public final class OnnxDecoder implements AutoCloseable {
             if (threads > 0) {
                 opts.setIntraOpNumThreads(threads);
             }
+            String extra = System.getProperty("manyone.ort.config");
+            if (extra != null) {
+                for (String kv : extra.split(";")) {
+                    String[] p = kv.split("=", 2);
+                    opts.addConfigEntry(p[0], p[1]);
+                }
+            }
+            String profile = System.getProperty("manyone.profile");
+            if (profile != null) {
+                opts.enableProfiling(profile);
+            }
             OrtSession session = env.createSession(onnx.toString(), opts);
             checkContract(onnx, session, contract);
             return new OnnxDecoder(dir, env, session, contract);
@@ -179,6 +190,9 @@ public final class OnnxDecoder implements AutoCloseable {
     @Override
     public void close() {
         try {
+            if (System.getProperty("manyone.profile") != null) {
+                System.err.println("ONNX Runtime profile: " + session.endProfiling());
+            }
             session.close();
         } catch (OrtException e) {
             throw new IllegalStateException(e);

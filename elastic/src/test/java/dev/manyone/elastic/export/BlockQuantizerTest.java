@@ -116,6 +116,41 @@ class BlockQuantizerTest {
     }
 
     @Test
+    void aRowShorterThanTheBlockGetsTheSmallestBlockHoldingIt() {
+        ExportOptions.Quantization d = ExportOptions.Quantization.DEFAULT;
+        assertEquals(128, d.blockSize());
+        assertEquals(128, d.blockSize(2048));
+        assertEquals(128, d.blockSize(1856));
+        assertEquals(128, d.blockSize(128));
+        assertEquals(128, d.blockSize(65));
+        assertEquals(64, d.blockSize(64));
+        assertEquals(64, d.blockSize(48));
+        assertEquals(16, d.blockSize(10));
+        ExportOptions.Quantization b32 = new ExportOptions.Quantization(32, 4, 8, 0);
+        assertEquals(32, b32.blockSize(64));
+        assertEquals(16, b32.blockSize(16));
+        // the same largest element, so the same scale and codes: only the padding differs
+        float[] row = new float[48];
+        SplittableRandom r = new SplittableRandom(5);
+        for (int j = 0; j < row.length; j++) {
+            row[j] = (float) r.nextGaussian();
+        }
+        for (int bits : new int[] {4, 8}) {
+            BlockQuantizer small = new BlockQuantizer(bits, 64);
+            BlockQuantizer big = new BlockQuantizer(bits, 128);
+            float[] s1 = new float[1];
+            float[] s2 = new float[1];
+            byte[] p1 = pack(small, row, s1);
+            byte[] p2 = pack(big, row, s2);
+            assertEquals(s2[0], s1[0]);
+            assertEquals(2 * p1.length, p2.length);
+            for (int j = 0; j < row.length; j++) {
+                assertEquals(big.dequantize(p2, 0, s2, 0, j), small.dequantize(p1, 0, s1, 0, j), bits + "-bit element " + j);
+            }
+        }
+    }
+
+    @Test
     void refusesUnsupportedShapes() {
         assertThrows(IllegalArgumentException.class, () -> new BlockQuantizer(3, 32));
         assertThrows(IllegalArgumentException.class, () -> new BlockQuantizer(4, 48));
