@@ -8,7 +8,7 @@ final class OnnxOptions {
     @Option(names = "--dtype", defaultValue = "fp32", paramLabel = "fp32|fp16|int8|int4",
             description = "ONNX weight precision (default ${DEFAULT-VALUE}). int8/int4: linear layers as MatMulNBits and "
                     + "embeddings as GatherBlockQuantized, block-quantized (symmetric, round to nearest; with the default "
-                    + "block of 128, 8.25 and 4.25 bits a weight): smaller files and memory and fewer bytes read per token - use these "
+                    + "blocks, 8.125 and 4.25 bits a weight): smaller files and memory and fewer bytes read per token - use these "
                     + "for speed and memory. fp16 halves "
                     + "the file: its casts to fp32 are folded when a session is created, so it runs at fp32 speed and "
                     + "memory (it is for disk size).")
@@ -16,8 +16,9 @@ final class OnnxOptions {
 
     @Option(names = "--block-size", paramLabel = "N",
             description = "int8/int4: weights sharing one scale along the input dimension: 16, 32, 64, 128 or 256 (default "
-                    + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE + ", the fastest that keeps the quality targets; "
-                    + "32 for the lowest error, at about 25% lower decode speed).")
+                    + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT8 + " for int8, "
+                    + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT4 + " for int4: the fastest that keep the quality "
+                    + "targets; 32 for the lowest error, at 10-15% lower decode speed and prefill slower than fp32).")
     Integer blockSize;
 
     @Option(names = "--accuracy-level", paramLabel = "4|1",

@@ -31,8 +31,9 @@ final class QuantEvalCommand implements Callable<Integer> {
     @Option(names = "--tokens", required = true, paramLabel = "FILE", description = "Held-out sequences: .jsonl or .safetensors input_ids.")
     Path tokens;
 
-    @Option(names = "--block-size", defaultValue = "" + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE, paramLabel = "N",
-            description = "Quantization block of every int8/int4 row (default ${DEFAULT-VALUE}).")
+    @Option(names = "--block-size", defaultValue = "0", paramLabel = "N",
+            description = "Quantization block of every int8/int4 row: 16, 32, 64, 128 or 256; 0 (default) gives each dtype "
+                    + "its export default (int8 256, int4 128).")
     int blockSize;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")
@@ -62,7 +63,8 @@ final class QuantEvalCommand implements Callable<Integer> {
             o.put("fp32_nll", r.fp32Nll());
             o.put("sequences", r.sequences());
             o.put("tokens_scored", r.tokensScored());
-            o.put("block_size", blockSize);
+            o.put("block_size_int8", blockSize == 0 ? ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT8 : blockSize);
+            o.put("block_size_int4", blockSize == 0 ? ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT4 : blockSize);
             ArrayNode rows = o.putArray("rows");
             for (QuantEval.Row row : r.rows()) {
                 ObjectNode x = rows.addObject();
@@ -77,8 +79,10 @@ final class QuantEvalCommand implements Callable<Integer> {
             out.println(Json.write(o));
             return Main.OK;
         }
-        out.printf(Locale.ROOT, "%d sequences, %,d tokens scored; block size %d; fp32 NLL %.4f nats/token%n%n", r.sequences(),
-                r.tokensScored(), blockSize, r.fp32Nll());
+        out.printf(Locale.ROOT, "%d sequences, %,d tokens scored; block size %s; fp32 NLL %.4f nats/token%n%n", r.sequences(),
+                r.tokensScored(), blockSize == 0 ? "int8 " + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT8 + ", int4 "
+                        + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT4 + " (the defaults)" : Integer.toString(blockSize),
+                r.fp32Nll());
         out.println("| dtype | policy | KL(fp32 ‖ export) | NLL | weights on disk | weight bytes read per decode step |");
         out.println("|---|---|---:|---:|---:|---:|");
         for (QuantEval.Row row : r.rows()) {

@@ -20,7 +20,7 @@ class QuantEvalTest {
     @Test
     void trainedHybridMeetsTheTargets() {
         QuantEval.Report r = QuantEval.run(Golden.trained(), Golden.trained().resolve("heldout.safetensors"),
-                ExportOptions.Quantization.DEFAULT_BLOCK_SIZE, 0);
+                0, 0);  // block 0: each dtype's default
         System.out.printf(Locale.ROOT, "trained-hybrid, %d held-out sequences, %d bytes scored; fp32 NLL %.4f%n",
                 r.sequences(), r.tokensScored(), r.fp32Nll());
         for (QuantEval.Row row : r.rows()) {

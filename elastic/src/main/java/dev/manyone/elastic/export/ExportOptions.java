@@ -20,7 +20,8 @@ import java.util.Locale;
  * @param probes    also output the activations importance estimation reads ({@link Probes})
  * @param attention STANDARD: ONNX {@code Attention} (opset 23, is_causal); GQA: com.microsoft
  *                  {@code GroupQueryAttention} (no rotary). Both keep the KV cache in [batch, kv_heads, seq, head_dim].
- * @param quantization the INT8/INT4 settings ({@link Quantization#DEFAULT} when null); must be null for FP32/FP16
+ * @param quantization the INT8/INT4 settings ({@link Quantization#DEFAULT} when null; a block size of 0 becomes the
+ *                     dtype's, {@link Quantization#defaultBlockSize}); must be null for FP32/FP16
  */
 public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attention attention,
                             Quantization quantization) {
@@ -45,12 +46,19 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
     public static final ExportOptions DEFAULT = new ExportOptions(Mamba.CONTRIB, Weights.FP32);
 
     public ExportOptions {
+        if (quantization == null && weights.quantized()) {
+            quantization = Quantization.DEFAULT;
+        }
         if (quantization == null) {
-            quantization = weights.quantized() ? Quantization.DEFAULT : null;
+            // fp32 / fp16
         } else if (!weights.quantized()) {
             throw new FormatException(null, "quantization settings (--block-size, --accuracy-level, --lm-head-bits, "
                     + "--mamba-proj-bits) apply to --dtype int8 or int4, found --dtype " + weights.name().toLowerCase(Locale.ROOT));
         } else {
+            if (quantization.blockSize() == 0) {
+                quantization = new Quantization(Quantization.defaultBlockSize(weights), quantization.accuracyLevel(),
+                        quantization.lmHeadBits(), quantization.mambaProjBits());
+            }
             quantization.check(weights);
         }
     }
@@ -79,13 +87,10 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
     /**
      * Settings of an INT8/INT4 export.
      *
-     * @param blockSize     elements of K (a row of a [out, in] weight) sharing one scale: 16, 32, 64, 128 (default)
-     *                      or 256, the block lengths of ONNX Runtime's packed MatMulNBits CPU kernels (MLAS
+     * @param blockSize     elements of K (a row of a [out, in] weight) sharing one scale: 16, 32, 64, 128 or 256, the
+     *                      block lengths of ONNX Runtime's packed MatMulNBits CPU kernels (MLAS
      *                      {@code MlasIsQNBitGemmAvailable}); other powers of two would run the unpacked fallback.
-     *                      128 by measurement (docs/quantization.md, "Speed"): at 16 and 32 ONNX Runtime 1.29's
-     *                      batch-1 kernels are compute-bound (int4 at 15-16 GB/s on a 22 GB/s machine) and int8/int4
-     *                      prefill is slower than fp32; at 128 they stream at the memory bandwidth, prefill is 1.3x
-     *                      fp32, and the quality stays within the issue's targets
+     *                      0 = the dtype's default, {@link #defaultBlockSize}
      * @param accuracyLevel MatMulNBits {@code accuracy_level}: 4 (default) quantizes activations to int8 per block
      *                      and uses the int8 dot-product kernel ("input int8, accumulator int32"); 1 keeps fp32
      *                      activations ("input fp32, accumulator fp32"), offered for int4 only because ONNX Runtime
@@ -97,11 +102,28 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
      *                      8 bits in an INT4 export
      */
     public record Quantization(int blockSize, int accuracyLevel, int lmHeadBits, int mambaProjBits) {
-        public static final int DEFAULT_BLOCK_SIZE = 128;
+        /** The default block of INT4 exports. */
+        public static final int DEFAULT_BLOCK_SIZE_INT4 = 128;
+        /** The default block of INT8 exports. */
+        public static final int DEFAULT_BLOCK_SIZE_INT8 = 256;
         public static final int DEFAULT_ACCURACY_LEVEL = 4;
 
-        /** Block 128, accuracy_level 4, lm_head and embeddings 8-bit, Mamba projections at the export's bits. */
-        public static final Quantization DEFAULT = new Quantization(DEFAULT_BLOCK_SIZE, DEFAULT_ACCURACY_LEVEL, 8, 0);
+        /**
+         * The dtype's block (0 in the record until {@link ExportOptions} resolves it), accuracy_level 4, lm_head and
+         * embeddings 8-bit, Mamba projections at the export's bits.
+         */
+        public static final Quantization DEFAULT = new Quantization(0, DEFAULT_ACCURACY_LEVEL, 8, 0);
+
+        /**
+         * The default block by measurement (docs/quantization.md, "Speed"): at 16 and 32 ONNX Runtime 1.29's batch-1
+         * kernels are compute-bound (int4 at 15-16 GB/s on a 22-24 GB/s machine) and int8/int4 prefill is slower than
+         * fp32; at 128 (int4) and 256 (int8) they stream at the memory bandwidth, prefill is 1.3-1.4x fp32, and the
+         * quality stays within the targets (measured on 128-wide trained models, where these blocks are one scale per
+         * row, the coarsest case).
+         */
+        public static int defaultBlockSize(Weights weights) {
+            return weights == Weights.INT8 ? DEFAULT_BLOCK_SIZE_INT8 : DEFAULT_BLOCK_SIZE_INT4;
+        }
 
         /** Refuses settings that ONNX Runtime would not run with its packed kernels (a usage error, exit code 2). */
         void check(Weights weights) {

@@ -117,8 +117,9 @@ class BlockQuantizerTest {
 
     @Test
     void aRowShorterThanTheBlockGetsTheSmallestBlockHoldingIt() {
-        ExportOptions.Quantization d = ExportOptions.Quantization.DEFAULT;
+        ExportOptions.Quantization d = new ExportOptions(ExportOptions.Mamba.CONTRIB, ExportOptions.Weights.INT4).quantization();
         assertEquals(128, d.blockSize());
+        assertEquals(256, new ExportOptions(ExportOptions.Mamba.CONTRIB, ExportOptions.Weights.INT8).quantization().blockSize());
         assertEquals(128, d.blockSize(2048));
         assertEquals(128, d.blockSize(1856));
         assertEquals(128, d.blockSize(128));
