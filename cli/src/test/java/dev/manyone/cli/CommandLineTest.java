@@ -26,6 +26,31 @@ class CommandLineTest {
         assertTrue(CliRun.of("generate", "--help").out().contains("nano-v2-12b"));
     }
 
+    /**
+     * picocli formats every help line with String.format; a bare '%' (write '%%') makes it print a warning on stderr and
+     * show the raw text. Every command's help must render without one.
+     */
+    @Test
+    void everyHelpRendersWithoutPicocliWarnings() {
+        java.io.PrintStream saved = System.err;
+        java.io.ByteArrayOutputStream captured = new java.io.ByteArrayOutputStream();
+        List<String> names = new java.util.ArrayList<>(new picocli.CommandLine(new Main()).getSubcommands().keySet());
+        names.remove("help");
+        System.setErr(new java.io.PrintStream(captured, true, java.nio.charset.StandardCharsets.UTF_8));
+        try {
+            for (String name : names) {
+                CliRun run = CliRun.of(name, "--help");
+                assertEquals(0, run.code(), run.toString());
+                assertTrue(run.out().contains("Usage: manyone " + name), run.toString());
+            }
+        } finally {
+            System.setErr(saved);
+        }
+        String err = captured.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertFalse(err.contains("picocli WARN"), err);
+        assertTrue(names.size() >= 15, names.toString());
+    }
+
     @Test
     void version() {
         CliRun run = CliRun.of("--version");

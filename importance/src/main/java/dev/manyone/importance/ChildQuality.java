@@ -37,7 +37,7 @@ public final class ChildQuality {
         this.work = work;
         this.threads = threads;
         ModelDescription model = parent.model();
-        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, new CheckpointWeights(parent.tensors()), ExportOptions.DEFAULT),
+        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, CheckpointWeights.of(parent), ExportOptions.DEFAULT),
                 work, "parent", threads)) {
             for (long[][] batch : batches) {
                 parentLogits.add(g.runOne(model, batch, null, StateNames.LOGITS));
@@ -75,7 +75,7 @@ public final class ChildQuality {
      * step.
      */
     public ExportMetrics exported(ExportOptions options) {
-        return exported(options, new CheckpointWeights(parent.tensors()));
+        return exported(options, CheckpointWeights.of(parent));
     }
 
     /**
@@ -83,7 +83,7 @@ public final class ChildQuality {
      * what the export would measure with fp32 activations. Bytes are those of the fp32 simulation.
      */
     public ExportMetrics weightsOnly(ExportOptions options) {
-        return exported(ExportOptions.DEFAULT, new DequantizedWeights(new CheckpointWeights(parent.tensors()),
+        return exported(ExportOptions.DEFAULT, new DequantizedWeights(CheckpointWeights.of(parent),
                 parent.model(), options));
     }
 

@@ -83,7 +83,7 @@ final class StreamedPasses implements Passes {
     /** Exports one part from a freshly opened checkpoint and opens it; the checkpoint is closed again. */
     private OrtGraph part(NemotronHGraph.Part part, int layer) {
         try (Checkpoint cp = Checkpoint.open(parent)) {
-            return OrtGraph.open(NemotronHGraph.buildPart(model, new CheckpointWeights(cp.tensors()), PROBES, part, layer),
+            return OrtGraph.open(NemotronHGraph.buildPart(model, CheckpointWeights.of(cp), PROBES, part, layer),
                     work, "part-" + part.name().toLowerCase() + (layer >= 0 ? "-" + layer : ""), threads);
         }
     }

@@ -58,7 +58,7 @@ final class WholeModelPasses implements Passes {
             outputs.add(StateNames.LOGITS);
             reference = SpillFile.create(work, "reference-logits");
         }
-        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, new CheckpointWeights(cp.tensors()),
+        try (OrtGraph g = OrtGraph.open(NemotronHGraph.build(model, CheckpointWeights.of(cp),
                 ExportOptions.DEFAULT.withProbes()), work, "probe", threads);
              SpillFile.Writer logits = referenceLogits ? reference.writer() : null) {
             progress.start("probe", batches.size(), "passes");
@@ -131,7 +131,7 @@ final class WholeModelPasses implements Passes {
 
     /** Embeddings → final norm → lm_head. */
     private void noLayers(NmseSums sums, int k, SpillFile.Reader ref) {
-        CheckpointWeights w = new CheckpointWeights(cp.tensors());
+        CheckpointWeights w = CheckpointWeights.of(cp);
         List<float[]> hidden = new ArrayList<>();
         try (OrtGraph embed = OrtGraph.open(NemotronHGraph.buildPart(model, w, ExportOptions.DEFAULT, NemotronHGraph.Part.EMBED, -1),
                 work, "embed", threads)) {
