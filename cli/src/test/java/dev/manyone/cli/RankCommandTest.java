@@ -132,6 +132,22 @@ class RankCommandTest {
                 "--rankings", tmp.resolve("fp8.json").toString(), "-o", child.toString(), "--json");
         assertEquals(0, extract.code(), extract.toString());
         assertTrue(Files.readString(child.resolve("config.json")).contains("FP8"), "the child stays FP8");
+
+        // rank-eval too: the full child is the parent, whatever the rankings
+        CliRun eval = RankCli.of("rank-eval", golden.resolve("tiny-moe-fp8").toString(), "--tokens", calib, "--children",
+                golden.resolve("tiny-moe").resolve("rankings.json").toString(), "--calib-rows", "1", "--random-seeds", "1",
+                "--json");
+        assertEquals(0, eval.code(), eval.toString());
+        int full = 0;
+        for (JsonNode row : Surgery.JSON.readTree(eval.out()).get("rows")) {
+            if (row.get("child").asText().equals("full")) {
+                assertEquals(0, row.get("kl").asDouble(), 1e-9, row.toString());
+                full++;
+            } else {
+                assertTrue(row.get("kl").asDouble() > 0, row.toString());
+            }
+        }
+        assertTrue(full > 0, eval.out());
     }
 
     private JsonNode rank(Path parent, String calib, Path out) throws Exception {

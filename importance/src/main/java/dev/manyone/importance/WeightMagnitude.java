@@ -3,7 +3,17 @@ package dev.manyone.importance;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.TensorNames;
+import dev.manyone.elastic.WeightLayout;
+import dev.manyone.elastic.export.CheckpointWeights;
 import dev.manyone.formats.TensorSource;
+import dev.manyone.formats.onnx.TensorData;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.Channels;
 
 import java.util.Map;
 import java.util.TreeMap;
@@ -28,7 +38,36 @@ public final class WeightMagnitude {
     private WeightMagnitude() {
     }
 
-    public static Scores scores(ModelDescription model, TensorSource w) {
+    /** The float32 values of a weight, by canonical name. */
+    private interface Floats {
+        float[] read(String name);
+    }
+
+    /**
+     * Scores of the weights in {@code source}, stored as {@code model}'s layout says: a plain checkpoint's tensors are
+     * read as they are, a quantized (FP8/NVFP4) checkpoint's linear weights dequantized.
+     */
+    public static Scores scores(ModelDescription model, TensorSource source) {
+        if (model.layout() == WeightLayout.PLAIN) {
+            return scores(model, name -> source.readFloats(source.require(name)));
+        }
+        CheckpointWeights weights = new CheckpointWeights(source, model);
+        return scores(model, name -> floats(weights.tensor(name, false)));
+    }
+
+    private static float[] floats(TensorData fp32) {
+        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) fp32.byteSize());
+        try {
+            fp32.writeTo(Channels.newChannel(bytes));
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
+        float[] out = new float[(int) (fp32.byteSize() / 4)];
+        ByteBuffer.wrap(bytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
+        return out;
+    }
+
+    private static Scores scores(ModelDescription model, Floats w) {
         int h = model.hidden();
         double[] hidden = new double[h];
         double[] layers = new double[model.layers().size()];
@@ -106,7 +145,7 @@ public final class WeightMagnitude {
      * down_j, the shared expert's neurons likewise; hidden channels through the router's columns, the shared expert's
      * up columns and down rows, and the experts' (or, with a latent, the latent projections') columns and rows.
      */
-    private static Scores.Layer moe(ModelDescription model, LayerSpec l, TensorSource w, double[] hidden) {
+    private static Scores.Layer moe(ModelDescription model, LayerSpec l, Floats w, double[] hidden) {
         int i = l.index();
         int h = model.hidden();
         boolean latent = model.moe().orElseThrow().hasLatent();
@@ -142,7 +181,7 @@ public final class WeightMagnitude {
     }
 
     /** What an MoE layer can add to the residual stream: the Frobenius norm of its output projections together. */
-    private static double moeOutput(ModelDescription model, LayerSpec l, TensorSource w) {
+    private static double moeOutput(ModelDescription model, LayerSpec l, Floats w) {
         int i = l.index();
         double s = Math.pow(frobenius(read(w, TensorNames.sharedDown(i))), 2);
         if (model.moe().orElseThrow().hasLatent()) {
@@ -154,12 +193,12 @@ public final class WeightMagnitude {
         return Math.sqrt(s);
     }
 
-    private static float[] read(TensorSource w, String name) {
-        return w.readFloats(w.require(name));
+    private static float[] read(Floats w, String name) {
+        return w.read(name);
     }
 
     /** Adds the squared columns of the [rows, width] matrix {@code name} to {@code acc}. */
-    private static void cols(TensorSource w, String name, int width, double[] acc) {
+    private static void cols(Floats w, String name, int width, double[] acc) {
         addCols(read(w, name), width, acc);
     }
 
