@@ -64,4 +64,25 @@ class ExtractQuantizedCommandTest {
         CliRun export = CliRun.of("export", hf.toString(), "-o", tmp.resolve("exported").toString());
         assertEquals(0, export.code(), export.toString());
     }
+
+    /**
+     * A parameter target on the NVFP4 parent: the untrained search offers only whole-block widths there, so the child it
+     * picks is one extract can slice (it used to pick a 14-channel Mamba head_dim and be refused with the block message).
+     */
+    @org.junit.jupiter.api.Test
+    void parameterTargetOnAnNvfp4ParentKeepsWholeBlocks(@TempDir Path tmp) throws Exception {
+        Path parent = CliRun.golden().resolve("tiny-moe-nvfp4");
+        Path out = tmp.resolve("child");
+        CliRun r = CliRun.of("extract", parent.toString(), "--params", "200000", "-o", out.toString(), "--json");
+        assertEquals(0, r.code(), r.toString());
+        assertTrue(Surgery.JSON.readTree(r.out()).get("params").asLong() <= 200_000, r.out());
+        JsonNode config = Surgery.JSON.readTree(out.resolve("config.json").toFile());
+        for (String width : new String[] {"hidden_size", "mamba_head_dim", "intermediate_size", "moe_intermediate_size",
+                "moe_shared_expert_intermediate_size"}) {
+            if (config.has(width)) {
+                assertEquals(0, config.get(width).asInt() % 16, width + " " + config.get(width));
+            }
+        }
+        assertTrue(Files.exists(out.resolve("hf_quant_config.json")), "the child stays NVFP4");
+    }
 }

@@ -2,6 +2,7 @@ package dev.manyone.router;
 
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
+import dev.manyone.formats.quant.QuantAlgo;
 
 import java.util.EnumMap;
 import java.util.List;
@@ -23,6 +24,9 @@ import java.util.TreeSet;
  *       than the parent's k, 2 per router group or what topk_group needs for k; moe_ffn and shared_ffn as ffn;
  *       experts_per_token (model-wide) ⌈k/2⌉ .. k.</li>
  * </ul>
+ * An NVFP4 parent keeps input columns in whole 16-column blocks only (golden README, "Input columns can only be kept
+ * in whole aligned blocks of 16"), so there every axis that slices input columns (hidden, mamba_head_dim, ffn, moe_ffn,
+ * shared_ffn) takes multiples of 16; whole Mamba and attention heads and whole experts keep whole blocks anyway.
  * A width axis is one whole-model list (children stay homogeneous, loadable by stock transformers) when every layer of
  * its kind has the same parent width, and per-layer lists otherwise. An axis the parent has no layer for is left out.
  */
@@ -33,7 +37,8 @@ public final class Candidates {
     public static Map<Axis, AxisChoices> defaults(ModelDescription parent) {
         Map<Axis, AxisChoices> out = new EnumMap<>(Axis.class);
         int h = parent.hidden();
-        out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, fractions(h, 8, 16, 16, h >= 128 ? 8 : 1)));
+        int block = columnBlock(parent);
+        out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, fractions(h, 8, 16, 16, Math.max(h >= 128 ? 8 : 1, block))));
         int n = parent.layers().size();
         out.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, range((n + 1) / 2, n)));
         for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN,
@@ -71,8 +76,8 @@ public final class Candidates {
                 s.add(w);
                 yield s.stream().mapToInt(Integer::intValue).toArray();
             }
-            case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, 1);
-            case FFN, MOE_FFN, SHARED_FFN -> fractions(w, 4, 16, 16, w >= 128 ? 8 : 1);
+            case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, columnBlock(parent));
+            case FFN, MOE_FFN, SHARED_FFN -> fractions(w, 4, 16, 16, Math.max(w >= 128 ? 8 : 1, columnBlock(parent)));
             case EXPERTS -> {
                 int least = leastExperts(parent);
                 int[] f = fractions(w, 8, 16, 16, a.granule(parent));
@@ -80,6 +85,11 @@ public final class Candidates {
             }
             default -> throw new IllegalArgumentException(a.toString());
         };
+    }
+
+    /** The column block a width must keep whole: 16 for an NVFP4 parent, 1 otherwise (8 and 16 divide each other's multiples). */
+    static int columnBlock(ModelDescription parent) {
+        return parent.layout().algo().filter(a -> a == QuantAlgo.NVFP4).map(a -> QuantAlgo.NVFP4_GROUP).orElse(1);
     }
 
     /**
