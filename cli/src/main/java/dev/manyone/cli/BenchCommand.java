@@ -2,6 +2,7 @@ package dev.manyone.cli;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.manyone.elastic.export.OnnxExporter;
 import dev.manyone.elastic.runtime.Bench;
 import dev.manyone.elastic.runtime.MemoryBandwidth;
 import dev.manyone.elastic.runtime.OnnxDecoder;
@@ -100,17 +101,25 @@ final class BenchCommand implements Callable<Integer> {
         Bench.Report report;
         String mamba;
         String weights;
+        String quantization;
         long fileBytes;
         try (OnnxDecoder decoder = OnnxDecoder.open(dir, threads)) {
             mamba = decoder.contract().mamba();
             weights = decoder.contract().weights();
+            quantization = decoder.metadata(OnnxExporter.QUANTIZATION_KEY);
             fileBytes = Bench.weightBytes(dir);
             long perToken = Bench.decodeBytesPerToken(decoder);
             report = Bench.run(decoder, perToken, new Bench.Options(lengths, decodeSteps, runs, seed), null, log);
         }
         PrintWriter out = spec.commandLine().getOut();
-        out.println(json ? Json.write(toJson(report, dir, mamba, weights, fileBytes, threads, seed))
-                : toText(report, dir, mamba, weights, fileBytes, threads));
+        ObjectNode o = toJson(report, dir, mamba, weights, fileBytes, threads, seed);
+        String text = toText(report, dir, mamba, weights, fileBytes, threads);
+        if (quantization != null) {  // int8/int4: the settings (block, accuracy level, bits per tensor group)
+            o.put("quantization", quantization);
+            int eol = text.indexOf(System.lineSeparator()) + System.lineSeparator().length();
+            text = text.substring(0, eol) + "quantized    " + quantization + System.lineSeparator() + text.substring(eol);
+        }
+        out.println(json ? Json.write(o) : text);
         return Main.OK;
     }
 

@@ -42,5 +42,12 @@ class QuantizedExportCommandTest {
 
         CliRun run = CliRun.of("run", int4.toString(), "--prompt-ids", "100,101,102", "--max-new-tokens", "5", "--json");
         assertEquals(0, run.code(), run.toString());
+        // bench names the settings it measured, in the table and in --json
+        CliRun bench = CliRun.of("bench", int4.toString(), "--prefill", "8", "--runs", "1", "--decode-steps", "2");
+        assertEquals(0, bench.code(), bench.toString());
+        String settings = "int4 block 64, accuracy level 4, lm_head/embeddings 8-bit, mamba in/out_proj 8-bit";
+        assertTrue(bench.out().contains("quantized    " + settings), bench.out());
+        bench = CliRun.of("bench", int4.toString(), "--prefill", "8", "--runs", "1", "--decode-steps", "2", "--json");
+        assertEquals(settings, Surgery.JSON.readTree(bench.out()).get("quantization").asText());
     }
 }

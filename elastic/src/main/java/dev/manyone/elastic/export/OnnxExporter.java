@@ -30,6 +30,8 @@ import java.util.Set;
  */
 public final class OnnxExporter {
     public static final String ONNX_FILE = "model.onnx";
+    /** metadata_props key of an int8/int4 export's settings ({@link ExportOptions.Quantization#describe}). */
+    public static final String QUANTIZATION_KEY = "manyone.quantization";
     private static final String QUANTIZATION_CONFIG = "quantization_config";
 
     private OnnxExporter() {
@@ -57,7 +59,7 @@ public final class OnnxExporter {
         graph.metadata("manyone.weights", options.weights().name().toLowerCase());
         graph.metadata("manyone.attention", options.attention().name().toLowerCase());
         if (options.weights().quantized()) {
-            graph.metadata("manyone.quantization", options.quantization().describe(options.weights()));
+            graph.metadata(QUANTIZATION_KEY, options.quantization().describe(options.weights()));
         }
         OnnxWriter.Result written;
         progress.start("export", total);
