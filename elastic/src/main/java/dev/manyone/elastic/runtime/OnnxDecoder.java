@@ -77,11 +77,16 @@ public final class OnnxDecoder implements AutoCloseable {
             if (threads > 0) {
                 opts.setIntraOpNumThreads(threads);
             }
+            // measurement only: ONNX Runtime session config entries, and its JSON profile (written when closed)
             String extra = System.getProperty("manyone.ort.config");
-            if (extra != null) {
+            if (extra != null && !extra.isBlank()) {
                 for (String kv : extra.split(";")) {
                     String[] p = kv.split("=", 2);
-                    opts.addConfigEntry(p[0], p[1]);
+                    if (p.length != 2 || p[0].isBlank()) {
+                        throw new FormatException(null, "-Dmanyone.ort.config: expected KEY=VALUE;KEY=VALUE (ONNX Runtime "
+                                + "session config entries), found '" + extra + "'");
+                    }
+                    opts.addConfigEntry(p[0].strip(), p[1].strip());
                 }
             }
             String profile = System.getProperty("manyone.profile");
