@@ -24,6 +24,8 @@ import java.util.function.Consumer;
             "Time an exported model in ONNX Runtime (CPU) and compare decode with this",
             "machine's memory bandwidth.",
             "",
+            "quantized       an int8/int4 export's settings: block, accuracy level, bits",
+            "                of lm_head and the Mamba projections (JSON: quantization)",
             "prefill tok/s   prompt tokens per second, one call of N tokens on an empty",
             "                state (compute-bound; includes every position's logits)",
             "decode tok/s    single-token calls per second after a 16-token prompt, state",
