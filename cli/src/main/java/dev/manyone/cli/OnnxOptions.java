@@ -1,6 +1,7 @@
 package dev.manyone.cli;
 
 import dev.manyone.elastic.export.ExportOptions;
+import dev.manyone.formats.FormatException;
 import picocli.CommandLine.Option;
 
 /** The ONNX export choices, shared by {@code export} and {@code extract --format onnx}. */
@@ -51,6 +52,10 @@ final class OnnxOptions {
                 .withAttention(ExportOptions.attention(attention));
         if (blockSize == null && accuracyLevel == null && lmHeadBits == null && mambaProjBits == null) {
             return options;
+        }
+        if (blockSize != null && blockSize == 0) {  // 0 is the record's "dtype default", not a block users can ask for
+            throw new FormatException(null, "--block-size: expected 16, 32, 64, 128 or 256 (the block lengths of ONNX "
+                    + "Runtime's packed MatMulNBits kernels), found 0");
         }
         ExportOptions.Quantization d = ExportOptions.Quantization.DEFAULT;
         return options.withQuantization(new ExportOptions.Quantization(

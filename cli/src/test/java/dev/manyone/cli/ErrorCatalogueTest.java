@@ -290,6 +290,7 @@ class ErrorCatalogueTest {
         SETUPS.put("export-bad-dtype", w -> parent(w));
         SETUPS.put("export-bad-mamba", w -> parent(w));
         SETUPS.put("export-bad-block-size", w -> parent(w));
+        SETUPS.put("export-block-size-zero", w -> parent(w));
         SETUPS.put("export-int8-fp32-activations", w -> parent(w));
         SETUPS.put("export-quantization-for-float", w -> parent(w));
         SETUPS.put("export-not-a-checkpoint", w -> text(w.resolve("empty/README"), "nothing here"));
