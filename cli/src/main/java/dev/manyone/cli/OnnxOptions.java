@@ -19,7 +19,7 @@ final class OnnxOptions {
             description = "int8/int4: weights sharing one scale along the input dimension: 16, 32, 64, 128 or 256 (default "
                     + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT8 + " for int8, "
                     + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT4 + " for int4: the fastest that keep the quality "
-                    + "targets; 32 for the lowest error, at 15-20%% lower decode speed and prefill slower than fp32).")
+                    + "targets on the trained test model; 32 for the lowest error, at 15-20%% lower decode speed and prefill slower than fp32).")
     Integer blockSize;
 
     @Option(names = "--accuracy-level", paramLabel = "4|1",

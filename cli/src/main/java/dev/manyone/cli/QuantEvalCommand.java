@@ -33,7 +33,8 @@ final class QuantEvalCommand implements Callable<Integer> {
 
     @Option(names = "--block-size", defaultValue = "0", paramLabel = "N",
             description = "Quantization block of every int8/int4 row: 16, 32, 64, 128 or 256; 0 (default) gives each dtype "
-                    + "its export default (int8 256, int4 128).")
+                    + "its export default (int8 " + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT8 + ", int4 "
+                    + ExportOptions.Quantization.DEFAULT_BLOCK_SIZE_INT4 + ").")
     int blockSize;
 
     @Option(names = "--threads", defaultValue = "0", description = "ONNX Runtime intra-op threads; 0 lets it choose.")

@@ -1,5 +1,6 @@
 package dev.manyone.importance;
 
+import dev.manyone.elastic.ExpectedTensor;
 import dev.manyone.elastic.LayerSpec;
 import dev.manyone.elastic.ModelDescription;
 import dev.manyone.elastic.TensorNames;
@@ -8,12 +9,10 @@ import dev.manyone.elastic.export.CheckpointWeights;
 import dev.manyone.formats.TensorSource;
 import dev.manyone.formats.onnx.TensorData;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.channels.Channels;
 
 import java.util.Map;
 import java.util.TreeMap;
@@ -52,18 +51,49 @@ public final class WeightMagnitude {
             return scores(model, name -> source.readFloats(source.require(name)));
         }
         CheckpointWeights weights = new CheckpointWeights(source, model);
-        return scores(model, name -> floats(weights.tensor(name, false)));
+        java.util.Set<String> quantized = new java.util.HashSet<>();
+        for (ExpectedTensor e : model.expectedTensors()) {
+            if (model.layout().quantized(e)) {
+                quantized.add(e.name());
+            }
+        }
+        // only the quantized linear weights are dequantized; the rest (embeddings, an unquantized lm_head) read as stored
+        return scores(model, name -> quantized.contains(name) ? floats(name, weights.tensor(name, false))
+                : source.readFloats(source.require(name)));
     }
 
-    private static float[] floats(TensorData fp32) {
-        ByteArrayOutputStream bytes = new ByteArrayOutputStream((int) fp32.byteSize());
+    /** The fp32 values of a dequantized weight, written straight into a float array. */
+    private static float[] floats(String name, TensorData fp32) {
+        long n = fp32.byteSize() / 4;
+        if (n > Integer.MAX_VALUE - 8) {
+            throw new IllegalStateException(name + ": " + n + " values do not fit one Java array");
+        }
+        float[] out = new float[(int) n];
+        java.nio.FloatBuffer dst = java.nio.FloatBuffer.wrap(out);
         try {
-            fp32.writeTo(Channels.newChannel(bytes));
+            fp32.writeTo(new java.nio.channels.WritableByteChannel() {
+                @Override
+                public int write(ByteBuffer src) {
+                    int bytes = src.remaining() & ~3;
+                    ByteBuffer slice = src.slice().order(ByteOrder.LITTLE_ENDIAN);
+                    slice.limit(bytes);
+                    dst.put(slice.asFloatBuffer());
+                    src.position(src.position() + bytes);
+                    return bytes;
+                }
+
+                @Override
+                public boolean isOpen() {
+                    return true;
+                }
+
+                @Override
+                public void close() {
+                }
+            });
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
-        float[] out = new float[(int) (fp32.byteSize() / 4)];
-        ByteBuffer.wrap(bytes.toByteArray()).order(ByteOrder.LITTLE_ENDIAN).asFloatBuffer().get(out);
         return out;
     }
 

@@ -38,7 +38,8 @@ public final class Candidates {
         Map<Axis, AxisChoices> out = new EnumMap<>(Axis.class);
         int h = parent.hidden();
         int block = columnBlock(parent);
-        out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, fractions(h, 8, 16, 16, Math.max(h >= 128 ? 8 : 1, block))));
+        out.put(Axis.HIDDEN, AxisChoices.global(Axis.HIDDEN, blocks(fractions(h, 8, 16, 16, Math.max(h >= 128 ? 8 : 1, block)),
+                h, 8, 16, block)));
         int n = parent.layers().size();
         out.put(Axis.DEPTH, AxisChoices.global(Axis.DEPTH, range((n + 1) / 2, n)));
         for (Axis a : new Axis[] {Axis.MAMBA_HEADS, Axis.MAMBA_HEAD_DIM, Axis.ATTENTION_HEADS, Axis.FFN,
@@ -76,8 +77,9 @@ public final class Candidates {
                 s.add(w);
                 yield s.stream().mapToInt(Integer::intValue).toArray();
             }
-            case MAMBA_HEAD_DIM -> fractions(w, 4, 8, 8, columnBlock(parent));
-            case FFN, MOE_FFN, SHARED_FFN -> fractions(w, 4, 16, 16, Math.max(w >= 128 ? 8 : 1, columnBlock(parent)));
+            case MAMBA_HEAD_DIM -> blocks(fractions(w, 4, 8, 8, columnBlock(parent)), w, 4, 8, columnBlock(parent));
+            case FFN, MOE_FFN, SHARED_FFN -> blocks(fractions(w, 4, 16, 16, Math.max(w >= 128 ? 8 : 1, columnBlock(parent))),
+                    w, 4, 16, columnBlock(parent));
             case EXPERTS -> {
                 int least = leastExperts(parent);
                 int[] f = fractions(w, 8, 16, 16, a.granule(parent));
@@ -85,6 +87,19 @@ public final class Candidates {
             }
             default -> throw new IllegalArgumentException(a.toString());
         };
+    }
+
+    /**
+     * With a column block (NVFP4), the widths that rounding down to whole blocks took below the axis's smallest fraction
+     * {@code from/den} of {@code w} (e.g. 32 of an 80-channel head, 40%, under the 50% floor) are dropped, unless
+     * nothing else would remain below w. Without one, the choices are as {@link #fractions} made them.
+     */
+    private static int[] blocks(int[] choices, int w, int from, int den, int block) {
+        if (block == 1) {
+            return choices;
+        }
+        int[] kept = java.util.Arrays.stream(choices).filter(v -> (long) v * den >= (long) from * w || v == w).toArray();
+        return kept.length > 1 ? kept : choices;
     }
 
     /** The column block a width must keep whole: 16 for an NVFP4 parent, 1 otherwise (8 and 16 divide each other's multiples). */

@@ -62,4 +62,35 @@ class CandidatesTest {
             assertTrue(widths.containsAll(nvfp4), plain + " offers every NVFP4 width too: " + widths);
         }
     }
+
+    /** Whole-block rounding keeps the axes' floors: an 80-channel Mamba head (Nano V2 12B) keeps 48, 64 or 80, not 32. */
+    @Test
+    void wholeBlockWidthsStayAboveTheFloors(@org.junit.jupiter.api.io.TempDir java.nio.file.Path tmp) throws Exception {
+        // tiny-moe-nvfp4 with Nano V2 12B's 80-channel Mamba heads and a 200-wide hidden
+        String json = java.nio.file.Files.readString(Parents.golden().resolve("tiny-moe-nvfp4").resolve("config.json"))
+                .replaceFirst("\"mamba_head_dim\"\\s*:\\s*16", "\"mamba_head_dim\": 80")
+                .replaceFirst("\"hidden_size\"\\s*:\\s*64", "\"hidden_size\": 200");
+        java.nio.file.Path config = tmp.resolve("config.json");
+        java.nio.file.Files.writeString(config, json);
+        ModelDescription nvfp4 = ModelDescription.of(NemotronHConfig.read(config));
+        assertEquals(80, nvfp4.layers().get(0).mambaHeadDim());
+        assertEquals(200, nvfp4.hidden());
+        assertEquals(List.of(48, 64, 80), java.util.Arrays.stream(
+                Candidates.defaults(nvfp4).get(Axis.MAMBA_HEAD_DIM).global()).boxed().toList());
+        for (Map.Entry<Axis, AxisChoices> e : Candidates.defaults(nvfp4).entrySet()) {
+            if (e.getValue().global() == null) {
+                continue;
+            }
+            int[] c = e.getValue().global();
+            int w = c[c.length - 1];
+            double floor = switch (e.getKey()) {
+                case HIDDEN, MAMBA_HEAD_DIM -> 0.5;
+                case FFN, MOE_FFN, SHARED_FFN -> 0.25;
+                default -> 0;
+            };
+            for (int v : c) {
+                assertTrue(v >= floor * w || c.length == 2, e.getKey() + ": " + java.util.Arrays.toString(c));
+            }
+        }
+    }
 }

@@ -115,11 +115,11 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
         public static final Quantization DEFAULT = new Quantization(0, DEFAULT_ACCURACY_LEVEL, 8, 0);
 
         /**
-         * The default block by measurement (docs/quantization.md, "Speed"): at 16 and 32 ONNX Runtime 1.29's batch-1
-         * kernels are compute-bound (int4 at 15-16 GB/s on a 22-24 GB/s machine) and int8/int4 prefill is slower than
-         * fp32; at 128 (int4) and 256 (int8) they stream at the memory bandwidth, prefill is 1.3-1.4x fp32, and the
-         * quality stays within the targets (measured on 128-wide trained models, where these blocks are one scale per
-         * row, the coarsest case).
+         * The default block by measurement (docs/quantization.md, "Speed"): at blocks 16-64 ONNX Runtime 1.29's batch-1
+         * kernels are compute-bound (int4 at 15-16 GB/s at block 32 on a 22-24 GB/s machine) and int8/int4 prefill is
+         * about as fast as fp32 or slower; at 128 (int4) and 256 (int8) they stream at the memory bandwidth, prefill is
+         * 1.3-1.45x fp32, and the quality stays within the targets on trained-hybrid (a 128-wide model, where these
+         * blocks are one scale per row, the coarsest case).
          */
         public static int defaultBlockSize(Weights weights) {
             return weights == Weights.INT8 ? DEFAULT_BLOCK_SIZE_INT8 : DEFAULT_BLOCK_SIZE_INT4;
@@ -157,6 +157,9 @@ public record ExportOptions(Mamba mamba, Weights weights, boolean probes, Attent
          * saved.
          */
         public int blockSize(long k) {
+            if (blockSize == 0) {
+                throw new IllegalStateException("block 0 (the dtype's default) is resolved by ExportOptions first");
+            }
             int rowBlock = k <= 16 ? 16 : Integer.highestOneBit((int) Math.min(k - 1, 1 << 20)) << 1;
             return Math.min(blockSize, rowBlock);
         }

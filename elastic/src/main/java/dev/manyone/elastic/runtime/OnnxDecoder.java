@@ -90,7 +90,7 @@ public final class OnnxDecoder implements AutoCloseable {
                 }
             }
             String profile = System.getProperty("manyone.profile");
-            if (profile != null) {
+            if (profile != null && !profile.isBlank()) {
                 opts.enableProfiling(profile);
             }
             OrtSession session = env.createSession(onnx.toString(), opts);
@@ -195,10 +195,14 @@ public final class OnnxDecoder implements AutoCloseable {
     @Override
     public void close() {
         try {
-            if (System.getProperty("manyone.profile") != null) {
-                System.err.println("ONNX Runtime profile: " + session.endProfiling());
+            try {
+                String profile = System.getProperty("manyone.profile");
+                if (profile != null && !profile.isBlank()) {
+                    System.err.println("ONNX Runtime profile: " + session.endProfiling());
+                }
+            } finally {
+                session.close();
             }
-            session.close();
         } catch (OrtException e) {
             throw new IllegalStateException(e);
         }

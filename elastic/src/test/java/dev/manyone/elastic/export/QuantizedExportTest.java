@@ -91,6 +91,7 @@ class QuantizedExportTest {
     /** int4 with fp32 activations computes exactly what the dequantized weights do, full sequence and decode trace. */
     @ParameterizedTest
     @CsvSource({"tiny-hybrid,CONTRIB,STANDARD,32", "tiny-hybrid,PORTABLE,GQA,16", "tiny-hybrid,CONTRIB,STANDARD,64",
+        "tiny-hybrid,CONTRIB,STANDARD,256",
         "tiny-moe,CONTRIB,STANDARD,32", "tiny-latent-moe,PORTABLE,GQA,16"})
     void int4MatchesDequantizedWeights(String model, ExportOptions.Mamba mamba, ExportOptions.Attention attention,
                                        int blockSize, @TempDir Path tmp) {
