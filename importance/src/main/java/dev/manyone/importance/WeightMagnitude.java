@@ -62,7 +62,10 @@ public final class WeightMagnitude {
                 : source.readFloats(source.require(name)));
     }
 
-    /** The fp32 values of a dequantized weight, written straight into a float array. */
+    /**
+     * The fp32 values of a dequantized weight, written straight into a float array. The channel takes every byte it is
+     * given; a float split across two writes is carried over.
+     */
     private static float[] floats(String name, TensorData fp32) {
         long n = fp32.byteSize() / 4;
         if (n > Integer.MAX_VALUE - 8) {
@@ -70,16 +73,28 @@ public final class WeightMagnitude {
         }
         float[] out = new float[(int) n];
         java.nio.FloatBuffer dst = java.nio.FloatBuffer.wrap(out);
+        ByteBuffer carry = ByteBuffer.allocate(4).order(ByteOrder.LITTLE_ENDIAN);
         try {
             fp32.writeTo(new java.nio.channels.WritableByteChannel() {
                 @Override
                 public int write(ByteBuffer src) {
-                    int bytes = src.remaining() & ~3;
+                    int given = src.remaining();
+                    while (carry.position() > 0 && carry.hasRemaining() && src.hasRemaining()) {
+                        carry.put(src.get());
+                    }
+                    if (!carry.hasRemaining()) {
+                        dst.put(carry.flip().getFloat());
+                        carry.clear();
+                    }
+                    int whole = src.remaining() & ~3;
                     ByteBuffer slice = src.slice().order(ByteOrder.LITTLE_ENDIAN);
-                    slice.limit(bytes);
+                    slice.limit(whole);
                     dst.put(slice.asFloatBuffer());
-                    src.position(src.position() + bytes);
-                    return bytes;
+                    src.position(src.position() + whole);
+                    while (src.hasRemaining()) {
+                        carry.put(src.get());
+                    }
+                    return given;
                 }
 
                 @Override
@@ -93,6 +108,9 @@ public final class WeightMagnitude {
             });
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        }
+        if (dst.hasRemaining() || carry.position() != 0) {
+            throw new IllegalStateException(name + ": expected " + n + " fp32 values, the source gave " + dst.position());
         }
         return out;
     }
